@@ -1,0 +1,10 @@
+use std::process::ExitCode;
+
+use super::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("check is not available in this build yet")
+}

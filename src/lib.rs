@@ -1,0 +1,13 @@
+//! Oxidesk: a self-hosted, single-binary support ticket system.
+//!
+//! Data flows one way: intake paths (mail pipe, HTTP intake, portal, staff
+//! UI) call the `tickets` domain, which writes through `store` (all SQL) and
+//! queues outbound mail and events in the same transaction.
+
+pub mod cli;
+pub mod config;
+pub mod mail;
+pub mod model;
+pub mod store;
+pub mod tickets;
+pub mod web;

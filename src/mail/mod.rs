@@ -1,0 +1,5 @@
+//! Mail in both directions. `parse` turns raw bytes into an [`parse::Inbound`]
+//! and knows nothing of tickets or SQL; `send` owns outbound delivery.
+
+pub mod parse;
+pub mod send;

@@ -1,0 +1,1 @@
+//! Outbound mail: templates, the outbox worker and lettre transports.

@@ -1,0 +1,114 @@
+//! Numbered schema migrations, embedded in the binary and applied on start.
+//! A landed migration is never edited: change the schema with a new file
+//! `NNNN_what.sql` in `src/store/migrations/`.
+
+use rusqlite::Connection;
+use rust_embed::RustEmbed;
+
+use super::error::{StoreError, StoreResult};
+
+#[derive(RustEmbed)]
+#[folder = "src/store/migrations/"]
+#[include = "*.sql"]
+struct Files;
+
+pub const MIGRATIONS_DIR: &str = "src/store/migrations";
+
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: u32,
+    pub name: String,
+    pub sql: String,
+}
+
+/// Every embedded migration, in order.
+pub fn all() -> Vec<Migration> {
+    let mut out: Vec<Migration> = Files::iter()
+        .filter_map(|file| {
+            let (num, rest) = file.split_once('_')?;
+            let version: u32 = num.parse().ok()?;
+            let name = rest.trim_end_matches(".sql").to_string();
+            let body = Files::get(&file)?;
+            let sql = String::from_utf8_lossy(&body.data).into_owned();
+            Some(Migration { version, name, sql })
+        })
+        .collect();
+    out.sort_by_key(|m| m.version);
+    out
+}
+
+fn ensure_table(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at INTEGER NOT NULL
+        )",
+    )
+    .map_err(|e| StoreError::wrap("creating the migrations table", e))
+}
+
+/// The highest applied migration (0 for a new database).
+pub fn schema_version(conn: &Connection) -> StoreResult<u32> {
+    ensure_table(conn)?;
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|e| StoreError::wrap("reading the schema version", e))
+}
+
+/// Migrations embedded in this binary and not yet applied to `conn`.
+pub fn pending_migrations(conn: &Connection) -> StoreResult<Vec<Migration>> {
+    let current = schema_version(conn)?;
+    Ok(all().into_iter().filter(|m| m.version > current).collect())
+}
+
+/// Apply every pending migration, each in its own immediate transaction so
+/// two processes starting at once cannot both apply one.
+pub fn apply(conn: &Connection) -> StoreResult<()> {
+    ensure_table(conn)?;
+    for m in all() {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| StoreError::wrap("starting a migration", e))?;
+        let result = (|| -> StoreResult<bool> {
+            let done: bool = conn
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                    [m.version],
+                    |r| r.get(0),
+                )
+                .map_err(|e| StoreError::wrap("reading applied migrations", e))?;
+            if done {
+                return Ok(false);
+            }
+            conn.execute_batch(&m.sql)
+                .map_err(|source| StoreError::Migration {
+                    version: m.version,
+                    name: m.name.clone(),
+                    source,
+                })?;
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![m.version, m.name, super::now()],
+            )
+            .map_err(|e| StoreError::wrap("recording a migration", e))?;
+            Ok(true)
+        })();
+        match result {
+            Ok(applied) => {
+                conn.execute_batch("COMMIT")
+                    .map_err(|e| StoreError::wrap("committing a migration", e))?;
+                if applied {
+                    tracing::info!(version = m.version, name = %m.name, "applied migration");
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}

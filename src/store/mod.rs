@@ -1,0 +1,23 @@
+//! The storage layer: every SQL statement in the product lives below this
+//! module, grouped by table family. Callers get plain values from `model`.
+//!
+//! One SQLite file holds everything. Connections come from an r2d2 pool and
+//! are set up for WAL, foreign keys and a busy timeout; schema changes are the
+//! numbered migrations embedded from `store/migrations/`.
+
+mod error;
+pub use error::Context;
+mod migrations;
+mod pool;
+
+pub use error::{StoreError, StoreResult};
+pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};
+pub use pool::{Conn, Store, StoreOptions};
+
+/// Current time as Unix seconds, the unit every timestamp column uses.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

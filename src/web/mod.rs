@@ -1,0 +1,1 @@
+//! The web server (Rocket): staff UI, portal, admin area and API.
