@@ -10,6 +10,8 @@ pub use error::Context;
 mod migrations;
 mod pool;
 
+pub mod events;
+
 pub use error::{StoreError, StoreResult};
 pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};
 pub use pool::{Conn, Store, StoreOptions};

@@ -1,1 +1,3 @@
 //! Outbound mail: templates, the outbox worker and lettre transports.
+
+pub mod notify;
