@@ -11,6 +11,7 @@ mod migrations;
 mod pool;
 
 pub mod events;
+pub mod settings;
 
 pub use error::{StoreError, StoreResult};
 pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};
