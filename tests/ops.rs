@@ -287,7 +287,7 @@ fn migrating_an_older_database_keeps_a_copy_first() {
         )
         .unwrap();
     }
-    let latest: u32 =
+    let mut versions: Vec<u32> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations"))
             .unwrap()
             .filter_map(|e| {
@@ -299,8 +299,9 @@ fn migrating_an_older_database_keeps_a_copy_first() {
                     .parse()
                     .ok()
             })
-            .max()
-            .unwrap();
+            .collect();
+    versions.sort();
+    let latest = *versions.last().unwrap();
     let out = ok(&oxidesk(&db, &["migrate"]));
     assert!(out.contains(&format!("schema version {latest}")), "{out}");
     let baks: Vec<PathBuf> = std::fs::read_dir(dir.path())
@@ -309,7 +310,9 @@ fn migrating_an_older_database_keeps_a_copy_first() {
         .filter(|p| p.to_string_lossy().ends_with(".bak"))
         .collect();
     if latest > 1 {
-        let expected = dir.path().join("old.db.pre-0002.bak");
+        let expected = dir
+            .path()
+            .join(format!("old.db.pre-{:04}.bak", versions[1]));
         assert_eq!(baks, vec![expected.clone()]);
         let conn = Connection::open(&expected).unwrap();
         let version: u32 = conn

@@ -137,10 +137,11 @@ print(sum(1 for t in data if sys.argv[1] in json.dumps(t, ensure_ascii=False)))
 }
 
 sent_count() { grep -c 'to=<support@example.test>.*relay=oxidesk.*status=sent' "$LOG" || true; }
+sent_at_least() { [ "$(sent_count)" -ge "$1" ]; }
 
 token1=T1$RANDOM$RANDOM
 send "$token1"
-wait_for 30 test "$(sent_count)" -ge 1 || fail "Postfix did not deliver the first message to oxidesk"
+wait_for 30 sent_at_least 1 || fail "Postfix did not deliver the first message to oxidesk"
 [ "$(listed_with "$token1")" = 1 ] || fail "the ticket is not in oxidesk ticket list --json"
 ok "SMTP to support@ -> Postfix -> oxidesk pipe -> ticket listed"
 
@@ -170,7 +171,7 @@ touch "$W/release"
 wait "$locker" || fail "the locking transaction did not commit"
 locker=""
 postfix -c "$CF" flush
-wait_for 30 test "$(sent_count)" -ge 2 || fail "Postfix did not deliver the deferred message after the lock was released"
+wait_for 30 sent_at_least 2 || fail "Postfix did not deliver the deferred message after the lock was released"
 sleep 3 # a duplicate delivery would show up here
 [ "$(sent_count)" = 2 ] || fail "expected 2 deliveries, saw $(sent_count)"
 [ "$(listed_with "$token2")" = 1 ] || fail "the retried message is not exactly one ticket"
