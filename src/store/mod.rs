@@ -27,3 +27,11 @@ pub fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+pub mod api_keys;
+pub mod attachments;
+pub mod customers;
+pub mod entries;
+pub mod raw_messages;
+pub mod ticket_refs;
+pub mod tickets;
