@@ -288,3 +288,13 @@ pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
     )
     .ctx(|| "finding the next due outgoing mail".into())
 }
+
+/// Forget messages sent before `before` (their raw copy is the bulk of the
+/// table); queued and failed mail is always kept.
+pub fn prune_sent(conn: &Connection, before: i64) -> StoreResult<usize> {
+    conn.execute(
+        "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?1",
+        [before],
+    )
+    .ctx(|| "pruning sent mail from the outbox".into())
+}

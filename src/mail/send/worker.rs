@@ -118,6 +118,9 @@ pub fn run_due(
             }
         }
     }
+    let conn = store.conn()?;
+    let keep_days = store::settings::get_i64(&conn, "mail.keep_sent_days", 30)?.max(1);
+    store::outbox::prune_sent(&conn, store::now() - keep_days * 86400)?;
     Ok(summary)
 }
 

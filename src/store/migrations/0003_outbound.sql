@@ -47,5 +47,6 @@ INSERT INTO settings (key, value, updated_at) VALUES
     ('mail.alert_new_message', 'true', CAST(strftime('%s', 'now') AS INTEGER)),
     ('mail.alert_assigned', 'true', CAST(strftime('%s', 'now') AS INTEGER)),
     ('mail.alert_overdue', 'true', CAST(strftime('%s', 'now') AS INTEGER)),
+    ('mail.keep_sent_days', '30', CAST(strftime('%s', 'now') AS INTEGER)),
     ('portal.link_ttl_days', '30', CAST(strftime('%s', 'now') AS INTEGER))
 ON CONFLICT(key) DO NOTHING;
