@@ -266,6 +266,18 @@ fn persian_and_amharic_subjects_and_names_survive_byte_exactly() {
             "am@customer.example",
         ),
     ];
+    // A subject long enough to be folded over several encoded words.
+    let long_subject = "پشتیبانی گرامی، ".repeat(8) + &"ሰላም እንዴት ነህ ".repeat(8);
+    let long_name = "محمدرضا ".repeat(6).trim().to_string() + " ተስፋዬ";
+    let cases = [
+        cases[0],
+        cases[1],
+        (
+            long_name.as_str(),
+            long_subject.trim(),
+            "long@customer.example",
+        ),
+    ];
     for (name, subject, email) in cases {
         let raw = format!(
             "From: =?UTF-8?B?{}?= <{email}>\r\nTo: {OUR_ADDRESS}\r\nSubject: =?UTF-8?B?{}?=\r\n\
@@ -310,6 +322,11 @@ fn persian_and_amharic_subjects_and_names_survive_byte_exactly() {
                 .position(|w| w == b"\r\n\r\n")
                 .unwrap_or(raw.len())];
             assert!(head.is_ascii(), "non-ASCII bytes in the headers");
+            let longest = head.split(|&b| b == b'\n').map(<[u8]>::len).max();
+            assert!(
+                longest.unwrap_or(0) <= 998,
+                "header line over the RFC 5322 limit"
+            );
             let m = mailparse::parse_mail(raw).unwrap();
             assert_eq!(header(&m, "Subject"), format!("[#{number}] {subject}"));
             let to = mailparse::addrparse_header(

@@ -165,9 +165,11 @@ fn entry_context(ctx: &mut tera::Context, e: &mail_facts::EntryFacts) {
             tera::escape_html(&e.body_text)
         ),
     };
+    // Alerts show what the customer added, without the quoted history.
+    let visible = crate::mail::quote::trim(&e.body_text).visible;
     ctx.insert(
         "entry",
-        &json!({ "author": e.author_name, "text": e.body_text, "html": html }),
+        &json!({ "author": e.author_name, "text": e.body_text, "visible": visible, "html": html }),
     );
 }
 

@@ -278,6 +278,7 @@ pub fn sample_context(conn: &Connection, lang: &str) -> Result<tera::Context, Te
         &serde_json::json!({
             "author": "Alex Agent",
             "text": text,
+            "visible": text,
             "html": format!("<p>{}</p>", tera::escape_html(text)),
         }),
     );
