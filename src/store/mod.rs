@@ -32,6 +32,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod customers;
 pub mod entries;
+pub mod health;
 pub mod raw_messages;
 pub mod ticket_refs;
 pub mod tickets;
