@@ -175,6 +175,29 @@ impl Env {
         .unwrap()
     }
 
+    /// Pipe a message through the binary, as the MTA does; its stderr line.
+    pub fn pipe_bin(&self, raw: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .bin()
+            .arg("pipe")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(raw.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "pipe failed: {stderr}");
+        stderr
+    }
+
     pub fn staff(&self, name: &str, email: &str) -> StaffId {
         let c = self.conn();
         c.execute(

@@ -2,7 +2,7 @@
 
 use oxidesk::mail::parse::AutoFlags;
 use oxidesk::mail::send::templates;
-use oxidesk::model::Source;
+use oxidesk::model::{Source, TicketId};
 use oxidesk::store;
 use oxidesk::tickets::events::Actor;
 use oxidesk::tickets::intake::IntakeOutcome;
@@ -18,12 +18,19 @@ fn new_ticket_gets_an_auto_response_with_a_working_access_link() {
     let port = free_port();
     let env = Env::new(port);
     let sink = Sink::start(port, &env.dir.path().join("sink"), &[]);
-    let (ticket, number) = new_ticket(env.pipe(&customer_mail(
+    // Through the binary, exactly as the MTA pipes it.
+    env.pipe_bin(&customer_mail(
         "Dana Customer <dana@customer.example>",
         "first@customer.example",
         "Server down",
         "",
-    )));
+    ));
+    let (ticket, number): (TicketId, String) = env
+        .conn()
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(env.deliver().sent, 1);
     let got = sink.wait_for(1);
     assert_eq!(got.len(), 1, "exactly one mail at the sink");
@@ -105,6 +112,26 @@ fn auto_replies_own_addresses_and_floods_get_no_auto_response() {
     );
     new.suppress_auto_response = true;
     tickets::open(&env.store, &Actor::System, new).unwrap();
+    // The same, from raw mail piped in: the parser's flags reach us.
+    for (i, header) in [
+        "Auto-Submitted: auto-replied\r\n",
+        "X-Autoreply: yes\r\n",
+        "Precedence: bulk\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        env.pipe_bin(&customer_mail(
+            "Away <away@customer.example>",
+            &format!("ooo{i}@customer.example"),
+            "Out of office",
+            header,
+        ));
+    }
+    env.pipe_bin(
+        "From: MAILER-DAEMON@mx.customer.example\r\nTo: support@help.example.test\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce@mx>\r\n\r\nfailed\r\n",
+    );
     // Mail from our own address never gets one.
     new_ticket(env.pipe(&customer_mail(
         &format!("Us <{OUR_ADDRESS}>"),
@@ -229,10 +256,8 @@ fn staff_reply_is_delivered_with_attachments_and_the_customer_reply_threads_back
         header(&response, "References"),
         header(&response, "Message-ID"),
     );
-    match env.pipe(&reply) {
-        IntakeOutcome::Appended { ticket: t, .. } => assert_eq!(t, ticket),
-        other => panic!("the reply did not thread: {other:?}"),
-    }
+    let line = env.pipe_bin(&reply);
+    assert!(line.contains(&format!("appended to #{number}")), "{line}");
     // A client that drops the headers: the subject token still finds it.
     let bare = format!(
         "From: dana@customer.example\r\nTo: {OUR_ADDRESS}\r\nSubject: AW: {}\r\n\
