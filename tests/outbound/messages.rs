@@ -533,3 +533,48 @@ fn customer_mail_comes_from_the_department_address() {
     )));
     assert_eq!(env.outbox("auto_response").len(), 1);
 }
+
+#[test]
+fn access_link_and_password_reset_mails_for_the_portal_and_staff() {
+    configure();
+    let env = Env::new(1);
+    let (ticket, number) = new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "portal@customer.example",
+        "Portal",
+        "",
+    )));
+    let conn = env.conn();
+    let q = oxidesk::mail::send::notify::queue_access_link(&conn, ticket, "dana@customer.example")
+        .unwrap()
+        .expect("queued");
+    let raw = store::outbox::raw(&conn, q.id).unwrap().unwrap();
+    let m = mailparse::parse_mail(&raw).unwrap();
+    assert_eq!(
+        header(&m, "Subject"),
+        format!("Access to ticket [#{number}] Portal")
+    );
+    let text = text_part(&m);
+    let token = text
+        .split_whitespace()
+        .find_map(|w| w.split_once("?t=").map(|(_, t)| t.to_string()))
+        .expect("a link");
+    let secret = links::secret(&conn, "").unwrap();
+    assert_eq!(
+        links::verify(&secret, &token, store::now()).unwrap().ticket,
+        ticket
+    );
+
+    let q = oxidesk::mail::send::notify::queue_password_reset(
+        &conn,
+        "Alex Agent",
+        "alex@help.example.test",
+        Some("fa"),
+        "https://help.example.test/staff/reset?t=abc",
+    )
+    .unwrap();
+    let raw = store::outbox::raw(&conn, q.id).unwrap().unwrap();
+    let m = mailparse::parse_mail(&raw).unwrap();
+    assert!(text_part(&m).contains("https://help.example.test/staff/reset?t=abc"));
+    assert!(header(&m, "To").contains("alex@help.example.test"));
+}

@@ -452,3 +452,72 @@ fn alert_overdue(tx: &Connection, ticket: TicketId) -> StoreResult<()> {
         false,
     )
 }
+
+/// Mail a fresh access link for `ticket` to `email` (the portal's "check
+/// ticket status"). The caller has checked that `email` belongs to the
+/// ticket's customer; the link grants that one ticket only.
+pub fn queue_access_link(
+    tx: &Connection,
+    ticket: TicketId,
+    email: &str,
+) -> StoreResult<Option<super::QueuedMail>> {
+    let t = load_ticket(tx, ticket)?;
+    let link = access_link(tx, &t, email)?;
+    let ctx = base_context(tx, &t, email, &link)?;
+    let lang = templates::language(t.customer_locale.as_deref());
+    let Some(r) = soft(
+        "access_link",
+        ticket,
+        templates::render(tx, "access_link", &lang, &ctx),
+    )?
+    else {
+        return Ok(None);
+    };
+    let mail = OutgoingMail {
+        kind: "access_link".into(),
+        ticket: Some(ticket),
+        from: department_sender(&t),
+        to: vec![(t.customer_name.clone(), email.to_string())],
+        subject: with_token(&r.subject, &t.number),
+        text: r.text,
+        html: r.html,
+        auto_submitted: Some("auto-generated"),
+        ..OutgoingMail::default()
+    };
+    soft("access_link", ticket, queue(tx, mail))
+}
+
+/// Mail a password-reset `link` (built and signed by the caller) to a
+/// person, in their language.
+pub fn queue_password_reset(
+    tx: &Connection,
+    name: &str,
+    email: &str,
+    locale: Option<&str>,
+    link: &str,
+) -> Result<super::QueuedMail, QueueError> {
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "helpdesk",
+        &json!({ "name": settings::get_or(tx, "helpdesk.name", "Oxidesk")? }),
+    );
+    ctx.insert("recipient", &json!({ "name": name, "email": email }));
+    ctx.insert("link", link);
+    let lang = templates::language(locale);
+    let r = templates::render(tx, "password_reset", &lang, &ctx).map_err(|e| match e {
+        TemplateError::Store(s) => QueueError::Store(s),
+        other => QueueError::Build(other.to_string()),
+    })?;
+    queue(
+        tx,
+        OutgoingMail {
+            kind: "password_reset".into(),
+            to: vec![(name.to_string(), email.to_string())],
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+            auto_submitted: Some("auto-generated"),
+            ..OutgoingMail::default()
+        },
+    )
+}
