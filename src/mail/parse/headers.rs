@@ -303,6 +303,10 @@ pub(crate) fn decode_words(s: &str) -> (String, bool) {
     (out, fallback)
 }
 
+/// Longest encoded text accepted in one word (RFC 2047 says 75 for the
+/// whole word; real mail exceeds that, never by this much).
+const MAX_WORD: usize = 4096;
+
 /// Parses one encoded word at the start of `s`: (charset, decoded bytes,
 /// length in `s`).
 fn encoded_word(s: &str) -> Option<(&str, Vec<u8>, usize)> {
@@ -319,7 +323,10 @@ fn encoded_word(s: &str) -> Option<(&str, Vec<u8>, usize)> {
         return None;
     }
     let body = &after[2..];
-    let end = body.find("?=")?;
+    // Bounded search: an unterminated "=?" must not make decoding a long
+    // header quadratic.
+    let window = &body.as_bytes()[..body.len().min(MAX_WORD)];
+    let end = find(window, b"?=")?;
     let text = &body[..end];
     if text.contains("=?") {
         return None;

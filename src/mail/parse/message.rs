@@ -99,7 +99,7 @@ pub(super) fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
 
     let mut walker = Walker::new(fallback);
     let pieces = walker.message(raw, &block);
-    let (text, html_body) = assemble(&pieces);
+    let (text, html_body) = assemble(pieces, &mut warnings);
     let mut attachments = walker.attachments;
     warnings.extend(walker.warnings);
     if let Some(h) = &html_body {
@@ -252,8 +252,33 @@ fn parse_date(v: &str) -> Option<i64> {
     clock_ok.then_some(ts)
 }
 
+/// HTML too deeply nested to parse in reasonable time becomes text.
+fn defuse(pieces: Vec<Piece>, warnings: &mut Vec<String>) -> Vec<Piece> {
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Html(h) if !html::parseable(&h) => {
+                warnings.push("HTML nested too deeply; kept as text".to_string());
+                Piece::Text(html::strip_tags(&h))
+            }
+            Piece::Alt {
+                text,
+                html: Some(h),
+            } if !html::parseable(&h) => {
+                warnings.push("HTML nested too deeply; kept as text".to_string());
+                Piece::Alt {
+                    text: text.or_else(|| Some(html::strip_tags(&h))),
+                    html: None,
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
 /// Final text and sanitised HTML from the body pieces.
-fn assemble(pieces: &[Piece]) -> (String, Option<String>) {
+fn assemble(pieces: Vec<Piece>, warnings: &mut Vec<String>) -> (String, Option<String>) {
+    let pieces = defuse(pieces, warnings);
     let has_html = pieces
         .iter()
         .any(|p| matches!(p, Piece::Html(_) | Piece::Alt { html: Some(_), .. }));
@@ -269,7 +294,7 @@ fn assemble(pieces: &[Piece]) -> (String, Option<String>) {
         }
         text.push_str(t.trim_start_matches(['\n', '\r']));
     };
-    for p in pieces {
+    for p in &pieces {
         match p {
             Piece::Text(t) => {
                 push_text(t);
