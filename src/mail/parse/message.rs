@@ -309,10 +309,12 @@ fn assemble(pieces: Vec<Piece>, warnings: &mut Vec<String>) -> (String, Option<S
             }
             Piece::Alt { text: t, html: h } => {
                 let clean = h.as_deref().map(html::sanitise);
+                // An empty text/plain side (some webmail sends one) must
+                // not hide the HTML's text.
                 match (t, &clean) {
-                    (Some(t), _) => push_text(t),
-                    (None, Some(c)) => push_text(&html::to_text(c)),
-                    (None, None) => {}
+                    (Some(t), _) if !t.trim().is_empty() => push_text(t),
+                    (_, Some(c)) => push_text(&html::to_text(c)),
+                    _ => {}
                 }
                 match (&clean, t) {
                     (Some(c), _) => out_html.push_str(c),
@@ -467,6 +469,15 @@ Action: failed\n--r\nContent-Type: text/rfc822-headers\n\nSubject: x\n--r--\n");
         assert_eq!(names, ["delivery-status.txt", "file.txt"]);
         let m = ok(b"From: a@example.com\nAuto-Submitted: auto-replied\nSubject: Out\n\nAway");
         assert!(m.auto.auto_reply);
+    }
+
+    #[test]
+    fn empty_plain_alternative_falls_back_to_html() {
+        let m = ok(
+            b"From: a@example.com\nContent-Type: multipart/alternative; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\n \n--b\nContent-Type: text/html\n\n<p>Real text</p>\n--b--\n",
+        );
+        assert_eq!(m.text, "Real text");
     }
 
     #[test]
