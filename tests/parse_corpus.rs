@@ -470,3 +470,39 @@ fn every_zammad_expectation_loads() {
         Some(vec!["a.jpg".to_string()])
     );
 }
+
+/// Every corpus message cut short at several points (an MTA or a client
+/// dying mid-message) and with bytes overwritten still parses or fails
+/// cleanly: never a panic.
+#[test]
+fn damaged_corpus_messages_never_panic() {
+    let Some(dir) = zammad::corpus_dir() else {
+        return;
+    };
+    for sub in ["rt", "zammad"] {
+        for entry in std::fs::read_dir(dir.join(sub)).expect("listing corpus") {
+            let path = entry.expect("corpus entry").path();
+            if path.extension().is_some_and(|x| x == "yml") {
+                continue;
+            }
+            let raw = std::fs::read(&path).expect("reading corpus file");
+            for k in 1..8 {
+                let cut = raw.len() * k / 8;
+                let prefix = &raw[..cut];
+                let ok = std::panic::catch_unwind(|| {
+                    let _ = parse::parse(prefix);
+                    let mut damaged = raw.clone();
+                    for i in (cut % 7..damaged.len()).step_by(97) {
+                        damaged[i] = [0, b'\n', b'=', b'?', 0xff, b'-', b'<'][i % 7];
+                    }
+                    let _ = parse::parse(&damaged);
+                });
+                assert!(
+                    ok.is_ok(),
+                    "{} damaged at {cut}: the parser panicked",
+                    path.display()
+                );
+            }
+        }
+    }
+}
