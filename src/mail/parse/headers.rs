@@ -56,8 +56,8 @@ fn header_name(line: &[u8]) -> Option<(usize, usize)> {
     (line.get(i) == Some(&b':')).then_some((end, i + 1))
 }
 
-/// Headers that, glued right after a digit at the end of another header's
-/// value (`Date: … +0200Received: from …`), start a new header.
+/// Headers that, glued right after a digit at the end of a Date value
+/// (`Date: … +0200Received: from …`), start a new header.
 const GLUE_REPAIR: [&[u8]; 6] = [
     b"Received:",
     b"Subject:",
@@ -155,8 +155,14 @@ fn finish<'a>(
 ) {
     let Some((name, s, e)) = cur else { return };
     let value = &raw[s..e];
-    // Repair `Date: … +0200Received: from …`.
-    for glued in GLUE_REPAIR {
+    // Repair `Date: … +0200Received: from …`. Only a Date value is
+    // searched: a date never contains a header name, free text might.
+    let glue_candidates: &[&[u8]] = if name.eq_ignore_ascii_case("Date") {
+        &GLUE_REPAIR
+    } else {
+        &[]
+    };
+    for glued in glue_candidates {
         if let Some(i) = find(value, glued) {
             if i > 0 && (value[i - 1].is_ascii_digit() || value[i - 1] == b')') {
                 headers.push(RawHeader {
