@@ -74,3 +74,24 @@ pub fn touch(conn: &Connection, id: ApiKeyId, now: i64) -> StoreResult<()> {
         .ctx(|| format!("recording the use of API key {id}"))?;
     Ok(())
 }
+
+/// A new random key and the prefix shown in lists. Keys look like
+/// `oxk_` followed by 43 URL-safe characters (256 random bits).
+pub fn generate() -> (String, String) {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = format!(
+        "oxk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let prefix = key.chars().take(12).collect();
+    (key, prefix)
+}
+
+/// What is stored for a key: its SHA-256, hex.
+pub fn hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}

@@ -32,6 +32,7 @@ pub mod canned;
 pub mod customers;
 pub mod entries;
 pub mod health;
+pub mod healthz;
 pub mod locks;
 pub mod queues;
 pub mod raw_messages;
