@@ -262,3 +262,31 @@ fn starttls_required_never_falls_back_to_clear_text() {
         .unwrap();
     assert!(!answer.is_empty());
 }
+
+#[test]
+fn a_claimed_message_belongs_to_one_worker() {
+    configure();
+    let env = Env::new(1);
+    new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "claim@customer.example",
+        "Claim",
+        "",
+    )));
+    let (a, b) = (env.conn(), env.conn());
+    let now = store::now();
+    let first = store::outbox::claim_next(&a, now, 300, "worker-a").unwrap();
+    let first = first.expect("the first worker claims it");
+    assert!(store::outbox::claim_next(&b, now, 300, "worker-b")
+        .unwrap()
+        .is_none());
+    // Only the holder of the claim can record the outcome.
+    assert!(!store::outbox::mark_sent(&b, first.id, "worker-b", "250 ok").unwrap());
+    assert!(store::outbox::mark_sent(&a, first.id, "worker-a", "250 ok").unwrap());
+    // A sent message is never claimed again, even long after.
+    assert!(
+        store::outbox::claim_next(&b, now + 10 * 86400, 300, "worker-b")
+            .unwrap()
+            .is_none()
+    );
+}
