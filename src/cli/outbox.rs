@@ -33,6 +33,9 @@ pub enum Command {
     Run,
     /// Queue a failed message again, due now.
     Retry { id: i64 },
+    /// Send a test message to ADDRESS right away (not through the outbox)
+    /// and print the server's answer: checks the [smtp] settings.
+    Test { address: String },
 }
 
 pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
@@ -106,6 +109,44 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 summary.sent, summary.retrying, summary.failed
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { address } => {
+            let transport = match Transport::from_config(&ctx.config.smtp) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("oxidesk: {e}");
+                    return Ok(ExitCode::from(sysexits::EX_CONFIG));
+                }
+            };
+            let conn = store.conn()?;
+            let helpdesk = store::settings::get_or(&conn, "helpdesk.name", "Oxidesk")?;
+            let text = format!("This is a test message from {helpdesk}: outgoing mail works.\n");
+            let html = format!(
+                "<p>This is a test message from <span dir=\"auto\">{}</span>: outgoing mail works.</p>",
+                tera::escape_html(&helpdesk)
+            );
+            let built = crate::mail::send::build_mail(
+                &conn,
+                &crate::mail::send::OutgoingMail {
+                    kind: "test".into(),
+                    to: vec![(String::new(), address.clone())],
+                    subject: format!("{helpdesk}: test message"),
+                    text,
+                    html,
+                    auto_submitted: Some("auto-generated"),
+                    ..Default::default()
+                },
+            )?;
+            match transport.deliver(&built.envelope_from, &built.recipients, &built.raw) {
+                Ok(answer) => {
+                    println!("sent from {} to {address}: {answer}", built.envelope_from);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("oxidesk: the test message to {address} was not sent: {e}");
+                    Ok(ExitCode::from(sysexits::EX_TEMPFAIL))
+                }
+            }
         }
         Command::Retry { id } => {
             let conn = store.conn()?;

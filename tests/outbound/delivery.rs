@@ -290,3 +290,37 @@ fn a_claimed_message_belongs_to_one_worker() {
             .is_none()
     );
 }
+
+#[test]
+fn outbox_test_sends_at_once_and_reports_the_answer() {
+    if !have_sink() {
+        return;
+    }
+    let port = free_port();
+    let env = Env::new(port);
+    let out = env
+        .bin()
+        .args(["outbox", "test", "admin@customer.example"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no server yet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was not sent"), "{err}");
+
+    let sink = Sink::start(port, &env.dir.path().join("sink"), &[]);
+    let out = env
+        .bin()
+        .args(["outbox", "test", "admin@customer.example"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("250"), "{said}");
+    assert_eq!(sink.wait_for(1).len(), 1);
+    // Not through the outbox.
+    assert!(env.outbox("test").is_empty());
+}
