@@ -270,3 +270,13 @@ pub fn department_sender(
     .optional()
     .ctx(|| format!("loading department {dept}"))
 }
+
+/// A staff member's signature for replies ('' when none).
+pub fn staff_signature(conn: &Connection, id: StaffId) -> StoreResult<String> {
+    conn.query_row("SELECT signature FROM staff WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::unwrap_or_default)
+    .ctx(|| format!("loading the signature of staff member {id}"))
+}

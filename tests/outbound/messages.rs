@@ -179,6 +179,12 @@ fn staff_reply_is_delivered_with_attachments_and_the_customer_reply_threads_back
     let env = Env::new(port);
     let sink = Sink::start(port, &env.dir.path().join("sink"), &[]);
     let agent = env.staff("Alex Agent", "alex@help.example.test");
+    env.conn()
+        .execute(
+            "UPDATE staff SET signature = 'Alex from Billing' WHERE id = ?1",
+            [agent.0],
+        )
+        .unwrap();
     let (ticket, number) = new_ticket(env.pipe(&customer_mail(
         "Dana <dana@customer.example>",
         "q1@customer.example",
@@ -230,7 +236,14 @@ fn staff_reply_is_delivered_with_attachments_and_the_customer_reply_threads_back
         header(&response, "Subject"),
         format!("[#{number}] Invoice question")
     );
-    assert!(text_part(&response).contains("Here is your invoice."));
+    let text = text_part(&response);
+    assert!(text.contains("Here is your invoice."), "{text}");
+    assert!(
+        text.contains("Alex from Billing"),
+        "the agent's signature: {text}"
+    );
+    // Staff replies quote nothing: the customer's message is not repeated.
+    assert!(!text.contains("My server is down"), "{text}");
     assert_eq!(response.ctype.mimetype, "multipart/mixed");
     let file = response
         .subparts

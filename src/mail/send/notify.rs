@@ -153,6 +153,7 @@ fn base_context(
         &json!({ "name": t.customer_name, "email": customer_email }),
     );
     ctx.insert("reopened", &false);
+    ctx.insert("signature", "");
     Ok(ctx)
 }
 
@@ -257,6 +258,11 @@ fn response(tx: &Connection, ticket: TicketId, entry: EntryId) -> StoreResult<()
     let link = access_link(tx, &t, &email)?;
     let mut ctx = base_context(tx, &t, &email, &link)?;
     entry_context(&mut ctx, &e);
+    let signature = match e.staff_id {
+        Some(id) => mail_facts::staff_signature(tx, id)?,
+        None => String::new(),
+    };
+    ctx.insert("signature", signature.trim());
     let lang = templates::language(t.customer_locale.as_deref());
     let Some(r) = soft(
         "response",

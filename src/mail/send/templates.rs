@@ -335,6 +335,7 @@ pub fn sample_context(conn: &Connection, lang: &str) -> Result<tera::Context, Te
         }),
     );
     ctx.insert("reopened", &false);
+    ctx.insert("signature", "Alex Agent\nSupport team");
     ctx.insert("link", &format!("{base}/staff/reset?t=SAMPLE.TOKEN"));
     Ok(ctx)
 }
