@@ -4,7 +4,7 @@ use oxidesk::mail::parse::AutoFlags;
 use oxidesk::mail::send::templates;
 use oxidesk::model::{Source, TicketId};
 use oxidesk::store;
-use oxidesk::tickets::events::Actor;
+use oxidesk::tickets::events::{Actor, TicketEvent};
 use oxidesk::tickets::intake::IntakeOutcome;
 use oxidesk::tickets::{self, links, Body, MailInfo, NewAttachment, NewTicket, Reply};
 
@@ -447,6 +447,30 @@ fn staff_alerts_follow_the_ticket() {
         .map(|r| r.2)
         .collect();
     assert_eq!(msg, vec!["bo@help.example.test"]);
+
+    // Overdue (raised by the SLA check): the assignee and the manager.
+    let manager = env.staff("Mo Manager", "mo@help.example.test");
+    env.conn()
+        .execute(
+            "UPDATE departments SET manager_id = ?1 WHERE id = 1",
+            [manager.0],
+        )
+        .unwrap();
+    {
+        let mut conn = env.conn();
+        let tx = conn.transaction().unwrap();
+        tickets::events::record(&tx, &Actor::System, &TicketEvent::Overdue { ticket }).unwrap();
+        tx.commit().unwrap();
+    }
+    let overdue: Vec<_> = env
+        .outbox("alert_overdue")
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(
+        overdue,
+        vec!["bo@help.example.test", "mo@help.example.test"]
+    );
 
     store::settings::set(&env.conn(), "mail.alert_new_ticket", "false").unwrap();
     new_ticket(env.pipe(&customer_mail(
