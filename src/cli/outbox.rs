@@ -58,26 +58,32 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 println!("the outbox is empty");
             }
             for r in rows {
-                let when = match r.state.as_str() {
-                    "sent" => format!("sent {}", time(r.sent_at.unwrap_or(r.created_at))),
-                    "queued" => format!("next try {}", time(r.next_attempt_at)),
-                    "sending" => format!("leased until {}", time(r.lease_until.unwrap_or(0))),
-                    _ => format!("queued {}", time(r.created_at)),
-                };
                 println!(
-                    "{:>6}  {:<7}  {:<18} #{:<4} {}  to {}  {}",
+                    "{:>6}  {:<7}  {:<17}  to {}  {}",
                     r.id,
                     r.state,
                     r.kind,
-                    r.attempts,
-                    when,
                     r.recipients.join(", "),
                     r.subject
                 );
-                if r.state != "sent" {
-                    if let Some(answer) = r.last_answer {
-                        println!("        {answer}");
+                let attempts = match r.attempts {
+                    1 => "1 attempt".to_string(),
+                    n => format!("{n} attempts"),
+                };
+                let when = match r.state.as_str() {
+                    "sent" => format!("sent {}", time(r.sent_at.unwrap_or(r.created_at))),
+                    "queued" => format!("next try {}", time(r.next_attempt_at)),
+                    "sending" => format!(
+                        "being sent, lease until {}",
+                        time(r.lease_until.unwrap_or(0))
+                    ),
+                    _ => format!("queued {}", time(r.created_at)),
+                };
+                match r.last_answer.as_deref() {
+                    Some(a) if !a.is_empty() => {
+                        println!("        {attempts}; {when}; last answer: {a}")
                     }
+                    _ => println!("        {attempts}; {when}"),
                 }
             }
             Ok(ExitCode::SUCCESS)
