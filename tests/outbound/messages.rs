@@ -483,6 +483,31 @@ fn staff_alerts_follow_the_ticket() {
 }
 
 #[test]
+fn a_department_without_members_alerts_the_administrators() {
+    configure();
+    let env = Env::new(1);
+    env.conn()
+        .execute(
+            "INSERT INTO staff (email, name, password_hash, is_admin, created_at)
+             VALUES ('root@help.example.test', 'Root', 'x', 1, 0)",
+            [],
+        )
+        .unwrap();
+    new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "admins@customer.example",
+        "Anyone there?",
+        "",
+    )));
+    let to: Vec<_> = env
+        .outbox("alert_new_ticket")
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(to, vec!["root@help.example.test"]);
+}
+
+#[test]
 fn admin_templates_override_the_defaults_and_preview() {
     configure();
     let env = Env::new(1);
