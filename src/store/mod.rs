@@ -11,7 +11,9 @@ mod migrations;
 mod pool;
 
 pub mod events;
+pub mod plugins;
 pub mod settings;
+pub mod spam;
 
 pub use error::{StoreError, StoreResult};
 pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};

@@ -385,3 +385,8 @@ mod tests {
         assert_eq!(bad.parse::<Mine>().unwrap_err().kind, ErrorKind::Config);
     }
 }
+
+/// The example in `plugins/README.md`, compiled and run as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExample;
