@@ -15,13 +15,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use oxidesk::config::Config;
-use oxidesk::model::{Source, TicketId};
+use oxidesk::model::Source;
 use oxidesk::plugin::{
     self, Dispatcher, Factory, FilterDecision, InboundMail, PanelContext, PanelHtml, Plugin,
     PluginError, Registry, Viewer,
 };
 use oxidesk::store::{self, Store, StoreOptions};
-use oxidesk::tickets::events::{self, Actor, TicketEvent};
+use oxidesk::tickets::events::Actor;
+use oxidesk::tickets::{self, Body, NewTicket};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -59,51 +60,17 @@ fn config(toml_text: &str) -> Config {
     c
 }
 
-/// Open a ticket the way the intake does: customer, ticket, first message
-/// and the `created` event, in one transaction.
-fn open_ticket(store: &Store, number: &str, email: &str, is_spam: bool) -> TicketId {
-    let mut conn = store.conn().unwrap();
-    let tx = conn.transaction().unwrap();
-    let now = store::now();
-    tx.execute(
-        "INSERT INTO customers (name, created_at) VALUES ('Ann Lee', ?1)",
-        [now],
-    )
-    .unwrap();
-    let customer = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO customer_identities (customer_id, email, created_at) VALUES (?1, ?2, ?3)",
-        rusqlite::params![customer, email, now],
-    )
-    .unwrap();
-    tx.execute(
-        "INSERT INTO tickets (number, subject, priority_id, department_id, customer_id, source,
-                              is_spam, created_at, updated_at)
-         VALUES (?1, 'سرور پایین است', 2, 1, ?2, 'email', ?3, ?4, ?4)",
-        rusqlite::params![number, customer, is_spam, now],
-    )
-    .unwrap();
-    let ticket = TicketId(tx.last_insert_rowid());
-    tx.execute(
-        "INSERT INTO entries (ticket_id, kind, customer_id, body_text, created_at)
-         VALUES (?1, 'message', ?2, 'My site is down since this morning.', ?3)",
-        rusqlite::params![ticket, customer, now],
-    )
-    .unwrap();
-    let entry = oxidesk::model::EntryId(tx.last_insert_rowid());
-    events::record(
-        &tx,
-        &Actor::System,
-        &TicketEvent::Created {
-            ticket,
-            entry,
-            source: Source::Email,
-            suppress_auto_response: is_spam,
-        },
-    )
-    .unwrap();
-    tx.commit().unwrap();
-    ticket
+/// Open a ticket through the domain, as the web form does; returns its
+/// number.
+fn open_ticket(store: &Store, email: &str) -> String {
+    let new = NewTicket::new(
+        Source::Web,
+        email,
+        "Ann Lee",
+        "سرور پایین است",
+        Body::text("My site is down since this morning."),
+    );
+    tickets::open(store, &Actor::System, new).unwrap().number
 }
 
 fn ticket_count(store: &Store) -> i64 {
@@ -156,9 +123,7 @@ impl Server {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                if let Some(req) = serve_one(stream, &*handler) {
-                    reqs.lock().unwrap().push(req);
-                }
+                serve_one(stream, &*handler, &reqs);
             }
         });
         Server {
@@ -188,7 +153,9 @@ impl Drop for Server {
     }
 }
 
-fn serve_one(stream: TcpStream, handler: &Handler) -> Option<Request> {
+/// Answer one request, keeping it first so the test sees it as soon as the
+/// client has the answer.
+fn serve_one(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) -> Option<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
@@ -219,6 +186,7 @@ fn serve_one(stream: TcpStream, handler: &Handler) -> Option<Request> {
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     let (status, text) = handler(&req);
+    log.lock().unwrap().push(req);
     let mut stream = stream;
     let _ = write!(
         stream,
@@ -226,7 +194,7 @@ fn serve_one(stream: TcpStream, handler: &Handler) -> Option<Request> {
         text.len()
     );
     let _ = stream.flush();
-    Some(req)
+    Some(())
 }
 
 /// A port nothing listens on.
@@ -392,20 +360,16 @@ fn erroring_and_panicking_plugins_are_isolated_and_recorded() {
 
     // Events: a ticket opened after the plugins started reaches them; the
     // dispatcher survives their failures and the ticket stays.
-    let ticket = open_ticket(&store, "100001", "ann@example.com", false);
+    let number = open_ticket(&store, "ann@example.com");
     let tally = Dispatcher::new(store.clone(), Arc::clone(&registry))
         .run_once(store::now())
         .unwrap();
     assert_eq!(tally.events, 3, "one event, three plugins");
     assert_eq!(ticket_count(&store), 1);
-    let number: String = store
-        .conn()
+    let conn = store.conn().unwrap();
+    assert!(oxidesk::store::tickets::find_by_number(&conn, &number)
         .unwrap()
-        .query_row("SELECT number FROM tickets WHERE id = ?1", [ticket], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(number, "100001");
+        .is_some());
 
     // Panels: the panicking plugin's panel is a note, the others render.
     let panels = registry.ticket_panels(&staff_panel("ann@example.com"));
@@ -463,7 +427,7 @@ fn a_slow_plugin_times_out_and_the_message_goes_on() {
 fn a_new_plugin_starts_at_the_end_of_the_event_log() {
     let db = Db::new();
     let store = db.open();
-    open_ticket(&store, "100001", "old@example.com", false);
+    open_ticket(&store, "old@example.com");
     let cfg = config("[plugins.alpha]\n");
     let registry = Arc::new(Registry::build(
         &cfg,
@@ -472,7 +436,7 @@ fn a_new_plugin_starts_at_the_end_of_the_event_log() {
     ));
     let d = Dispatcher::new(store.clone(), registry);
     assert_eq!(d.run_once(store::now()).unwrap().events, 0);
-    open_ticket(&store, "100002", "new@example.com", false);
+    open_ticket(&store, "new@example.com");
     assert_eq!(d.run_once(store::now()).unwrap().events, 1);
     assert_eq!(d.run_once(store::now()).unwrap().events, 0, "read once");
 }
@@ -501,10 +465,11 @@ fn webhook_is_signed_retried_and_survives_a_restart() {
         server.url("/hook")
     ));
     let now = store::now();
+    let number;
     {
         let store = db.open();
         let registry = Arc::new(Registry::from_config(&cfg, Some(store.clone())));
-        open_ticket(&store, "123456", "ann@example.com", false);
+        number = open_ticket(&store, "ann@example.com");
         let tally = Dispatcher::new(store.clone(), registry)
             .run_once(now)
             .unwrap();
@@ -563,7 +528,7 @@ fn webhook_is_signed_retried_and_survives_a_restart() {
     );
     let body: serde_json::Value = serde_json::from_str(&requests[1].body).unwrap();
     assert_eq!(body["kind"], "created");
-    assert_eq!(body["ticket_number"], "123456");
+    assert_eq!(body["ticket_number"], number.as_str());
     assert_eq!(body["subject"], "سرور پایین است");
     assert_eq!(body["customer_email"], "ann@example.com");
     assert_eq!(body["excerpt"], "My site is down since this morning.");
@@ -580,7 +545,7 @@ fn webhook_gives_up_on_a_refusal_and_retry_requeues() {
         server.url("/gone")
     ));
     let registry = Arc::new(Registry::from_config(&cfg, Some(store.clone())));
-    open_ticket(&store, "222222", "ann@example.com", false);
+    open_ticket(&store, "ann@example.com");
     let d = Dispatcher::new(store.clone(), registry);
     assert_eq!(d.run_once(store::now()).unwrap().failed, 1);
     let conn = store.conn().unwrap();
@@ -618,28 +583,19 @@ Subject: Help\r\nX-Spam-Flag: NO\r\n\r\nHello\r\n";
         .filter_inbound(&plugin::inbound_mail(&inbound))
         .is_spam());
 
-    // The ticket is kept, marked; the created event carries the
-    // suppression the outbound mail reads.
-    open_ticket(&store, "654321", "win@lottery.example", outcome.is_spam());
+    // The ticket is kept, marked; release brings it back.
+    let number = open_ticket(&store, "win@lottery.example");
     let conn = store.conn().unwrap();
-    let (is_spam, data): (bool, String) = conn
-        .query_row(
-            "SELECT t.is_spam, e.data FROM tickets t JOIN events e ON e.ticket_id = t.id
-             WHERE t.number = '654321' AND e.kind = 'created'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let t = oxidesk::store::tickets::find_by_number(&conn, &number)
+        .unwrap()
         .unwrap();
-    assert!(is_spam);
-    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
-    assert_eq!(data["suppress_auto_response"], true);
-    drop(conn);
+    tickets::mark_spam(&store, &Actor::System, t.id).unwrap();
 
     // Release through the CLI an admin uses.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
         .args(["--db"])
         .arg(&db.path)
-        .args(["plugins", "spam", "release", "654321"])
+        .args(["plugins", "spam", "release", &number])
         .output()
         .unwrap();
     assert!(
@@ -648,30 +604,20 @@ Subject: Help\r\nX-Spam-Flag: NO\r\n\r\nHello\r\n";
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no longer marked as spam"));
-    let conn = store.conn().unwrap();
-    let is_spam: bool = conn
-        .query_row(
-            "SELECT is_spam FROM tickets WHERE number = '654321'",
-            [],
-            |r| r.get(0),
-        )
+    let t = oxidesk::store::tickets::find_by_number(&conn, &number)
+        .unwrap()
         .unwrap();
-    assert!(!is_spam);
+    assert!(!t.is_spam);
+    assert_eq!(t.status, oxidesk::model::Status::Open, "reopened");
     let released: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM events WHERE kind = 'spam_released' AND actor = 'system'",
-            [],
+            "SELECT COUNT(*) FROM events WHERE kind = 'spam_released' AND ticket_id = ?1",
+            [t.id],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(released, 1);
-    let mut conn = conn;
-    assert!(!oxidesk::tickets::spam::release(&mut conn, "654321", &Actor::System).unwrap());
-    assert!(
-        oxidesk::tickets::spam::release(&mut conn, "000000", &Actor::System)
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(!tickets::release_spam(&store, &Actor::System, t.id).unwrap());
 }
 
 // ------------------------------------------------------------- hosting

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use super::Context;
 use crate::plugin::{self, Dispatcher, Registry};
 use crate::store;
-use crate::tickets::events::Actor;
+use crate::tickets::{self, events::Actor};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -135,17 +135,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             println!("Job {job} is queued again.");
         }
         Command::Spam(cmd) => {
-            let mut conn = store.conn()?;
             let (number, mark) = match &cmd {
                 SpamCommand::Release { number } => (number, false),
                 SpamCommand::Mark { number } => (number, true),
             };
+            let ticket = store::tickets::find_by_number(&*store.conn()?, number)?
+                .ok_or_else(|| anyhow::anyhow!("there is no ticket {number}"))?;
+            let what = || format!("cannot change the spam mark of ticket {number}");
             let changed = if mark {
-                crate::tickets::spam::mark(&mut conn, number, &Actor::System)
+                let was = ticket.is_spam;
+                tickets::mark_spam(&store, &Actor::System, ticket.id).with_context(what)?;
+                !was
             } else {
-                crate::tickets::spam::release(&mut conn, number, &Actor::System)
-            }
-            .with_context(|| format!("cannot change the spam mark of ticket {number}"))?;
+                tickets::release_spam(&store, &Actor::System, ticket.id).with_context(what)?
+            };
             match (changed, mark) {
                 (true, false) => println!("Ticket {number} is no longer marked as spam."),
                 (true, true) => println!("Ticket {number} is marked as spam."),

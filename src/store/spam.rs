@@ -1,26 +1,21 @@
-//! The spam flag on tickets. Spam tickets are kept but hidden from queues.
+//! Releasing tickets from the spam mark. (Marking is `tickets::mark_spam`,
+//! which also closes the ticket.)
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::{Context, StoreResult};
 use crate::model::TicketId;
 
-/// The ticket with this public number and whether it is marked spam.
-pub fn find(conn: &Connection, number: &str) -> StoreResult<Option<(TicketId, bool)>> {
-    conn.query_row(
-        "SELECT id, is_spam FROM tickets WHERE number = ?1",
-        [number],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-    .ctx(|| format!("looking up ticket {number}"))
-}
-
-pub fn set(conn: &Connection, ticket: TicketId, is_spam: bool, now: i64) -> StoreResult<()> {
+/// Clear the spam mark; with `reopen`, a closed ticket becomes open again.
+pub fn release(conn: &Connection, id: TicketId, reopen: bool, now: i64) -> StoreResult<()> {
     conn.execute(
-        "UPDATE tickets SET is_spam = ?2, updated_at = ?3 WHERE id = ?1",
-        params![ticket, is_spam, now],
+        "UPDATE tickets
+         SET is_spam = 0, updated_at = ?3,
+             status = CASE WHEN ?2 THEN 'open' ELSE status END,
+             closed_at = CASE WHEN ?2 THEN NULL ELSE closed_at END
+         WHERE id = ?1",
+        params![id, reopen, now],
     )
-    .ctx(|| format!("setting the spam flag of ticket {ticket}"))?;
+    .ctx(|| format!("releasing ticket id {id} from the spam mark"))?;
     Ok(())
 }

@@ -1,41 +1,45 @@
-//! Marking tickets as spam and releasing false positives. Spam tickets are
-//! kept (nothing is lost), hidden from queues, and get no auto-response; the
-//! inbound filter marks them as they arrive, staff can do it by hand.
+//! Releasing false positives of the spam filter. Spam tickets are kept
+//! (nothing is lost), closed and hidden from queues, and get no
+//! auto-response; an admin who finds real mail among them releases it, and
+//! it is back in the queue, open.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use super::events::{self, Actor, TicketEvent};
-use crate::store::{self, Context, StoreError, StoreResult};
+use super::{with_tx, TicketError};
+use crate::model::{Status, TicketId};
+use crate::store::{self, Store};
 
-/// Clear the spam mark of ticket `number` and record who did it. Returns
-/// false when the ticket was not marked spam (nothing changes).
-pub fn release(conn: &mut Connection, number: &str, actor: &Actor) -> StoreResult<bool> {
-    set(conn, number, actor, false)
+/// Release `ticket` in its own transaction. Returns false when it was not
+/// marked spam (nothing changes).
+pub fn release_spam(store: &Store, actor: &Actor, ticket: TicketId) -> Result<bool, TicketError> {
+    with_tx(store, |tx| release_spam_in(tx, actor, ticket))
 }
 
-/// Mark ticket `number` as spam. Returns false when it already was.
-pub fn mark(conn: &mut Connection, number: &str, actor: &Actor) -> StoreResult<bool> {
-    set(conn, number, actor, true)
-}
-
-fn set(conn: &mut Connection, number: &str, actor: &Actor, spam: bool) -> StoreResult<bool> {
-    let what = || format!("changing the spam mark of ticket {number}");
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx(what)?;
-    let Some((ticket, is_spam)) = store::spam::find(&tx, number)? else {
-        return Err(StoreError::NotFound(format!("ticket {number}")));
-    };
-    if is_spam == spam {
+/// Release `ticket` inside the caller's transaction: clear the mark, reopen
+/// it if marking closed it, and record both.
+pub fn release_spam_in(
+    tx: &Connection,
+    actor: &Actor,
+    ticket: TicketId,
+) -> Result<bool, TicketError> {
+    let t = store::tickets::get(tx, ticket).map_err(super::error::not_found)?;
+    if !t.is_spam {
         return Ok(false);
     }
-    store::spam::set(&tx, ticket, spam, store::now())?;
-    let event = if spam {
-        TicketEvent::MarkedSpam { ticket }
-    } else {
-        TicketEvent::SpamReleased { ticket }
-    };
-    events::record(&tx, actor, &event)?;
-    tx.commit().ctx(what)?;
+    let reopen = t.status == Status::Closed;
+    store::spam::release(tx, t.id, reopen, store::now())?;
+    events::record(tx, actor, &TicketEvent::SpamReleased { ticket: t.id })?;
+    if reopen {
+        events::record(
+            tx,
+            actor,
+            &TicketEvent::StatusChanged {
+                ticket: t.id,
+                from: Status::Closed,
+                to: Status::Open,
+            },
+        )?;
+    }
     Ok(true)
 }
