@@ -620,6 +620,128 @@ Subject: Help\r\nX-Spam-Flag: NO\r\n\r\nHello\r\n";
     assert!(!tickets::release_spam(&store, &Actor::System, t.id).unwrap());
 }
 
+/// Pipe `raw` into `oxidesk pipe` as an MTA does; returns stderr.
+fn pipe(db: &Db, config: &std::path::Path, raw: &[u8]) -> String {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .arg("--db")
+        .arg(&db.path)
+        .arg("--config")
+        .arg(config)
+        .arg("pipe")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "pipe failed: {stderr}");
+    stderr
+}
+
+#[cfg(feature = "plugin-spam")]
+#[test]
+fn piped_spam_is_kept_hidden_without_auto_response_or_rejected() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("oxidesk.toml");
+    std::fs::write(
+        &conf,
+        "[plugins.spam]\nthreshold = 5.0\nreject_threshold = 20.0\n\
+         [[plugins.spam.rules]]\nfield = \"subject\"\ncontains = \"جایزه\"\nweight = 2.0\n",
+    )
+    .unwrap();
+
+    let spam = "From: Winner <win@lottery.example>\r\nTo: support@ours.example\r\n\
+Subject: =?UTF-8?B?2KzYp9uM2LLZhw==?= you won\r\nMessage-ID: <spam2@lottery.example>\r\n\
+X-Spam-Flag: YES\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nClaim your prize.\r\n";
+    let log = pipe(&db, &conf, spam.as_bytes());
+    assert!(log.contains("new ticket #"), "{log}");
+    let store = db.open();
+    let conn = store.conn().unwrap();
+    let (number, is_spam, status, data): (String, bool, String, String) = conn
+        .query_row(
+            "SELECT t.number, t.is_spam, t.status, e.data FROM tickets t
+             JOIN events e ON e.ticket_id = t.id AND e.kind = 'created'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert!(is_spam, "kept, marked spam");
+    assert_eq!(status, "closed", "out of the queues");
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["suppress_auto_response"], true, "no auto-response");
+    let has_outbox: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'outbox')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if has_outbox {
+        let to_sender: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE recipients LIKE '%win@lottery.example%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(to_sender, 0, "nothing is mailed to a spammer");
+    }
+
+    // A clean message is an ordinary ticket.
+    let clean = b"From: Ann <ann@example.com>\r\nTo: support@ours.example\r\n\
+Subject: Help\r\nMessage-ID: <ham1@example.com>\r\nX-Spam-Flag: NO\r\n\r\nHello\r\n";
+    pipe(&db, &conf, clean);
+    let open_tickets: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM tickets WHERE is_spam = 0 AND status = 'open'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(open_tickets, 1);
+
+    // Far above the reject threshold: no ticket, the raw message kept.
+    let worse = b"From: Bot <bot@spam.example>\r\nTo: support@ours.example\r\n\
+Subject: Buy\r\nMessage-ID: <spam3@spam.example>\r\n\
+X-Spamd-Result: default: True [31.50 / 15.00]; R_SPF_FAIL(1.00)\r\n\r\nBuy now\r\n";
+    let log = pipe(&db, &conf, worse);
+    assert!(log.contains("rejected"), "{log}");
+    let (status, error): (String, String) = conn
+        .query_row(
+            "SELECT status, error FROM raw_messages WHERE message_id = 'spam3@spam.example'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "rejected");
+    assert!(error.contains("spam"), "{error}");
+    assert_eq!(ticket_count(&store), 2, "no ticket for the rejected one");
+
+    // Release the false positive: back in the queue.
+    drop(conn);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .arg("--db")
+        .arg(&db.path)
+        .args(["plugins", "spam", "release", &number])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = store.conn().unwrap();
+    let t = oxidesk::store::tickets::find_by_number(&conn, &number)
+        .unwrap()
+        .unwrap();
+    assert!(!t.is_spam);
+    assert_eq!(t.status, oxidesk::model::Status::Open);
+}
+
 // ------------------------------------------------------------- hosting
 
 #[cfg(feature = "plugin-hosting")]

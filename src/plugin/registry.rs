@@ -55,6 +55,7 @@ pub struct Listing {
 }
 
 /// The enabled plugins, in order.
+#[derive(Default)]
 pub struct Registry {
     loaded: Vec<Loaded>,
     listings: Vec<Listing>,
@@ -113,8 +114,25 @@ pub struct Panel {
     pub html: String,
 }
 
+fn record(store: Option<&Store>, plugin: &str, error: Option<&str>) {
+    let Some(store) = store else { return };
+    let result = store
+        .conn()
+        .and_then(|conn| store::plugins::record_run(&conn, plugin, error, store::now()));
+    if let Err(e) = result {
+        tracing::warn!(plugin, "cannot record the plugin's run: {e}");
+    }
+}
+
 fn int_key(section: &toml::Table, key: &str) -> Option<i64> {
     section.get(key).and_then(toml::Value::as_integer)
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.loaded.iter().map(Loaded::name).collect();
+        f.debug_struct("Registry").field("running", &names).finish()
+    }
 }
 
 impl Registry {
@@ -254,19 +272,18 @@ impl Registry {
     }
 
     fn record(&self, plugin: &str, error: Option<&str>) {
-        let Some(store) = &self.store else { return };
-        let result = store
-            .conn()
-            .and_then(|conn| store::plugins::record_run(&conn, plugin, error, store::now()));
-        if let Err(e) = result {
-            tracing::warn!(plugin, "cannot record the plugin's run: {e}");
-        }
+        record(self.store.as_ref(), plugin, error);
     }
 
     /// Run the inbound filters in order. A rejection stops the chain; a
     /// filter that fails is skipped (and recorded): mail is never lost
     /// because of a plugin.
     pub fn filter_inbound(&self, mail: &InboundMail) -> FilterOutcome {
+        self.filter_inbound_with(mail, self.store.as_ref())
+    }
+
+    /// As [`Registry::filter_inbound`], recording failures in `store`.
+    pub fn filter_inbound_with(&self, mail: &InboundMail, store: Option<&Store>) -> FilterOutcome {
         let mut outcome = FilterOutcome::default();
         for l in &self.loaded {
             let m = mail.clone();
@@ -300,7 +317,8 @@ impl Registry {
                     }
                 },
                 Err(e) => {
-                    self.record_failure(l.name(), "inbound filter", &e);
+                    tracing::warn!(plugin = l.name(), "inbound filter failed: {e}");
+                    record(store, l.name(), Some(&format!("inbound filter: {e}")));
                     outcome.errors.push((l.name().to_string(), e.to_string()));
                 }
             }

@@ -355,3 +355,17 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         updated_at: r.get(12)?,
     })
 }
+
+/// The department an inbound filter reroutes to, by name (case-insensitive).
+pub fn department_by_name(
+    conn: &Connection,
+    name: &str,
+) -> StoreResult<Option<crate::model::DepartmentId>> {
+    conn.query_row(
+        "SELECT id FROM departments WHERE name = ?1 COLLATE NOCASE",
+        [name.trim()],
+        |r| r.get(0),
+    )
+    .optional()
+    .ctx(|| format!("looking up department {name:?}"))
+}
