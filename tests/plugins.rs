@@ -536,6 +536,32 @@ fn webhook_is_signed_retried_and_survives_a_restart() {
 
 #[cfg(feature = "plugin-webhook")]
 #[test]
+fn the_background_dispatcher_delivers_and_stops() {
+    let server = Server::start(|_| (204, String::new()));
+    let db = Db::new();
+    let store = db.open();
+    let cfg = config(&format!(
+        "[plugins.webhook]\nurls = [\"{}\"]\nsecret = \"k\"\n",
+        server.url("/bg")
+    ));
+    let registry = Arc::new(Registry::from_config(&cfg, Some(store.clone())));
+    let handle = plugin::spawn(store.clone(), registry).unwrap();
+    open_ticket(&store, "ann@example.com");
+    // Wait (bounded) for the worker to pick the event up.
+    for _ in 0..200 {
+        if !server.requests().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    handle.stop();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "delivered once by the worker");
+    assert_eq!(requests[0].header("X-Oxidesk-Event"), Some("created"));
+}
+
+#[cfg(feature = "plugin-webhook")]
+#[test]
 fn webhook_gives_up_on_a_refusal_and_retry_requeues() {
     let server = Server::start(|_| (410, "{}".into()));
     let db = Db::new();
