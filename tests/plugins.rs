@@ -544,8 +544,7 @@ fn the_background_dispatcher_delivers_and_stops() {
         "[plugins.webhook]\nurls = [\"{}\"]\nsecret = \"k\"\n",
         server.url("/bg")
     ));
-    let registry = Arc::new(Registry::from_config(&cfg, Some(store.clone())));
-    let handle = plugin::spawn(store.clone(), registry).unwrap();
+    let (_registry, handle) = plugin::start(&cfg, &store).unwrap();
     open_ticket(&store, "ann@example.com");
     // Wait (bounded) for the worker to pick the event up.
     for _ in 0..200 {

@@ -33,6 +33,18 @@ use serde::Serialize;
 use crate::mail::parse::Inbound;
 use crate::store::{self, Store, StoreResult};
 
+/// What `serve` needs: the registry (for panels and the admin page; keep
+/// it in Rocket's managed state as `Arc<Registry>`) and the running event
+/// dispatcher (keep the handle alive for as long as the server runs).
+pub fn start(
+    config: &crate::config::Config,
+    store: &Store,
+) -> std::io::Result<(std::sync::Arc<Registry>, DispatcherHandle)> {
+    let registry = std::sync::Arc::new(Registry::from_config(config, Some(store.clone())));
+    let handle = spawn(store.clone(), std::sync::Arc::clone(&registry))?;
+    Ok((registry, handle))
+}
+
 /// What filters see of a decoded inbound message.
 pub fn inbound_mail(inbound: &Inbound) -> InboundMail {
     InboundMail {
