@@ -119,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         config.database.path = db;
     }
     init_logging(&config);
+    crate::mail::send::configure(&config);
     let ctx = Context { config };
     let result = match cli.command {
         Command::Serve(a) => serve::run(&ctx, a),

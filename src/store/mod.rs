@@ -11,6 +11,9 @@ mod migrations;
 mod pool;
 
 pub mod events;
+pub mod mail_facts;
+pub mod mail_templates;
+pub mod outbox;
 pub mod plugins;
 pub mod settings;
 pub mod spam;

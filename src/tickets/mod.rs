@@ -6,6 +6,7 @@ mod change;
 mod content;
 mod error;
 pub mod intake;
+pub mod links;
 pub mod numbers;
 mod open;
 mod reply;
