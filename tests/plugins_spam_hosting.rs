@@ -100,6 +100,21 @@ fn piped_spam_is_kept_hidden_without_auto_response_or_rejected() {
     )
     .unwrap();
 
+    // A staff member in the default department, who is alerted of new
+    // tickets.
+    {
+        let store = db.open();
+        store
+            .conn()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO staff (id, email, name, password_hash, created_at)
+                     VALUES (7, 'agent@ours.example', 'Agent', 'x', 0);
+                 INSERT INTO staff_departments (staff_id, department_id) VALUES (7, 1);",
+            )
+            .unwrap();
+    }
+
     let spam = "From: Winner <win@lottery.example>\r\nTo: support@ours.example\r\n\
 Subject: =?UTF-8?B?2KzYp9uM2LLZhw==?= you won\r\nMessage-ID: <spam2@lottery.example>\r\n\
 X-Spam-Flag: YES\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nClaim your prize.\r\n";
@@ -127,6 +142,15 @@ X-Spam-Flag: YES\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nClaim your pr
         )
         .unwrap();
     assert_eq!(to_sender, 0, "nothing is mailed to a spammer");
+    let about_spam: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id
+             WHERE t.number = ?1",
+            [&number],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(about_spam, 0, "no staff alert for spam either");
 
     // A clean message is an ordinary ticket.
     let clean = b"From: Ann <ann@example.com>\r\nTo: support@ours.example\r\n\
@@ -148,6 +172,14 @@ Subject: Help\r\nMessage-ID: <ham1@example.com>\r\nX-Spam-Flag: NO\r\n\r\nHello\
         )
         .unwrap();
     assert_eq!(auto, 1, "a real customer does get the auto-response");
+    let alerts: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE recipients = 'agent@ours.example'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(alerts, 1, "and staff are alerted of the real ticket");
 
     // Far above the reject threshold: no ticket, the raw message kept.
     let worse = b"From: Bot <bot@spam.example>\r\nTo: support@ours.example\r\n\

@@ -19,3 +19,15 @@ pub fn release(conn: &Connection, id: TicketId, reopen: bool, now: i64) -> Store
     .ctx(|| format!("releasing ticket id {id} from the spam mark"))?;
     Ok(())
 }
+
+/// Withdraw the mail queued for a ticket that is still being filed (its
+/// new-ticket alerts to staff): a ticket the spam filter caught must not
+/// page anyone. Only called in the transaction that opens the ticket, so
+/// nothing else can have been queued for it.
+pub fn withdraw_queued_mail(conn: &Connection, id: TicketId) -> StoreResult<usize> {
+    conn.execute(
+        "DELETE FROM outbox WHERE ticket_id = ?1 AND state = 'queued'",
+        [id],
+    )
+    .ctx(|| format!("withdrawing the mail queued for spam ticket id {id}"))
+}

@@ -385,6 +385,7 @@ fn file(
             let o = open_in(tx, &actor, new)?;
             if let Some(spam) = spam {
                 super::mark_spam_in(tx, &Actor::System, o.ticket)?;
+                store::spam::withdraw_queued_mail(tx, o.ticket)?;
                 tracing::info!(
                     ticket = %o.number,
                     score = spam.score,
