@@ -11,7 +11,7 @@
 //! accesskey = ""                  # optional, if WHMCS requires one
 //! admin_url = "https://billing.example.com/admin"   # optional: links for staff
 //! cache_secs = 120
-//! request_timeout_secs = 5
+//! request_timeout_secs = 2
 //! show_to_customers = false       # also show it in the portal
 //! ```
 //!
@@ -59,8 +59,11 @@ fn default_cache() -> u64 {
     120
 }
 
+/// Two round trips (client, then the three lists at once) fit in the
+/// host's default 5 s deadline, so a slow billing system still gets a
+/// cached answer or note.
 fn default_timeout() -> u64 {
-    5
+    2
 }
 
 /// How long a failed lookup is remembered, so a down API does not make
