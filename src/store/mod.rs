@@ -11,6 +11,7 @@ mod migrations;
 mod pool;
 
 pub mod events;
+pub mod seed;
 pub mod settings;
 
 pub use error::{StoreError, StoreResult};
