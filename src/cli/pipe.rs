@@ -1,10 +1,85 @@
+//! `oxidesk pipe`: read one message on stdin, as Postfix (`|oxidesk pipe`)
+//! or Exim's pipe transport deliver it, and file it.
+//!
+//! Exit codes (sysexits.h), which the MTA acts on:
+//! - 0: stored as a new ticket, appended, recognised as a duplicate of an
+//!   earlier delivery, or quarantined because it cannot be parsed (a
+//!   customer's mail is never bounced because of our parser; admins see it
+//!   in `oxidesk quarantine list`).
+//! - 65 EX_DATAERR: the message is over `mail.max_message_bytes`. Retrying
+//!   cannot help, so it is a permanent failure: the MTA bounces it to the
+//!   sender, quoting our stderr line, which says why and what the limit is.
+//! - 75 EX_TEMPFAIL: the database is busy, locked or not writable, stdin
+//!   could not be read, or anything else went wrong on our side. The MTA
+//!   keeps the message queued and retries; redelivery is idempotent.
+//!
+//! One line per message on stderr: "new ticket #N", "appended to #N",
+//! "duplicate of #N", "quarantined as ID (why)".
+
+use std::io::Read;
 use std::process::ExitCode;
 
+use super::sysexits::{EX_DATAERR, EX_TEMPFAIL};
 use super::Context;
+use crate::store::Store;
+use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeSource};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("pipe is not available in this build yet")
+pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    let opts = IntakeOptions::from_config(&ctx.config);
+    let limit = opts.max_message_bytes;
+    let mut stdin = std::io::stdin().lock();
+    let mut raw = Vec::with_capacity(64 * 1024);
+    if let Err(e) = (&mut stdin)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut raw)
+    {
+        eprintln!("oxidesk pipe: cannot read the message on stdin, try again later: {e}");
+        return Ok(ExitCode::from(EX_TEMPFAIL));
+    }
+    if raw.len() as u64 > limit {
+        // Read the rest so the MTA sees our exit code, not a broken pipe.
+        let _ = std::io::copy(&mut stdin, &mut std::io::sink());
+        eprintln!(
+            "oxidesk pipe: message rejected: it is larger than this helpdesk accepts \
+             ({limit} bytes); send a smaller message or share large files by link"
+        );
+        return Ok(ExitCode::from(EX_DATAERR));
+    }
+
+    // One process, one message: a single connection is all it needs.
+    let mut store_opts = ctx.config.store_options();
+    store_opts.max_connections = 1;
+    let store = match Store::open(&store_opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oxidesk pipe: the database cannot be opened, try again later: {e}");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
+    match intake::receive(&store, &raw, IntakeSource::Pipe, &opts) {
+        Ok(outcome) => {
+            eprintln!("oxidesk pipe: {}", outcome.log_line());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(IntakeError::TooLarge { size, limit }) => {
+            eprintln!(
+                "oxidesk pipe: message rejected: it is {size} bytes, larger than this helpdesk \
+                 accepts ({limit} bytes)"
+            );
+            Ok(ExitCode::from(EX_DATAERR))
+        }
+        Err(e @ IntakeError::Temporary(_)) => {
+            eprintln!("oxidesk pipe: the database is busy, try again later: {e}");
+            Ok(ExitCode::from(EX_TEMPFAIL))
+        }
+        Err(e) => {
+            // Not the sender's fault: keep the message queued at the MTA
+            // rather than bounce it, and tell the admin.
+            eprintln!("oxidesk pipe: the message could not be stored, try again later: {e}");
+            Ok(ExitCode::from(EX_TEMPFAIL))
+        }
+    }
 }

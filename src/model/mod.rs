@@ -110,3 +110,6 @@ impl EntryKind {
         })
     }
 }
+
+mod ticket;
+pub use ticket::*;

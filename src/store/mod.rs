@@ -25,3 +25,12 @@ pub fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+pub mod api_keys;
+pub mod attachments;
+pub mod customers;
+pub mod entries;
+pub mod health;
+pub mod raw_messages;
+pub mod ticket_refs;
+pub mod tickets;

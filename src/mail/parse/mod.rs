@@ -81,9 +81,10 @@ pub enum ParseError {
     Malformed(String),
 }
 
-/// Parse a raw message.
+/// Parse a raw message. Never panics; any byte sequence yields an
+/// [`Inbound`] or a [`ParseError`].
 pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
-    basic::parse(raw)
+    message::parse(raw)
 }
 
 /// Key that identifies one message across redeliveries: the same message
@@ -147,7 +148,15 @@ fn split_header_block(raw: &[u8]) -> (usize, usize) {
     (raw.len(), raw.len())
 }
 
-mod basic;
+mod address;
+mod auto;
+mod body;
+mod charset;
+mod headers;
+mod html;
+mod message;
+mod transfer;
+mod uuencode;
 
 #[cfg(test)]
 mod tests {

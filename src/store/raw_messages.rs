@@ -1,0 +1,126 @@
+//! Raw inbound mail, kept byte for byte; the quarantine is the set of raw
+//! messages that could not be filed.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Context, StoreResult};
+use crate::model::{RawMessageId, RawMessageInfo, RawStatus, TicketId};
+
+/// A raw message already stored under this dedupe key: (id, ticket, status).
+pub fn find_by_dedupe_key(
+    conn: &Connection,
+    key: &str,
+) -> StoreResult<Option<(RawMessageId, Option<TicketId>, RawStatus)>> {
+    conn.prepare_cached("SELECT id, ticket_id, status FROM raw_messages WHERE dedupe_key = ?1")
+        .and_then(|mut s| {
+            s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .ctx(|| "looking up an earlier delivery of the message".into())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRawRow<'a> {
+    pub dedupe_key: &'a str,
+    pub message_id: Option<&'a str>,
+    pub data: &'a [u8],
+    pub source: &'a str,
+    pub status: RawStatus,
+    pub error: Option<&'a str>,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, m: &NewRawRow<'_>) -> StoreResult<RawMessageId> {
+    conn.prepare_cached(
+        "INSERT INTO raw_messages (dedupe_key, message_id, size, data, source, status, error,
+             received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.dedupe_key,
+            m.message_id,
+            m.data.len() as i64,
+            m.data,
+            m.source,
+            m.status,
+            m.error,
+            m.now
+        ])
+    })
+    .ctx(|| "storing the raw message".into())?;
+    Ok(RawMessageId(conn.last_insert_rowid()))
+}
+
+/// The message was filed on `ticket`.
+pub fn mark_stored(conn: &Connection, id: RawMessageId, ticket: TicketId) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE raw_messages SET status = 'stored', error = NULL, ticket_id = ?2 WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id, ticket]))
+    .ctx(|| format!("marking raw message {id} as filed"))?;
+    Ok(())
+}
+
+/// Keep a quarantined message quarantined, with the latest reason.
+pub fn set_error(conn: &Connection, id: RawMessageId, error: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE raw_messages SET error = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, error]))
+        .ctx(|| format!("updating raw message {id}"))?;
+    Ok(())
+}
+
+/// Point the raw messages of a merged ticket at the surviving one.
+pub fn move_ticket(conn: &Connection, from: TicketId, to: TicketId) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE raw_messages SET ticket_id = ?2 WHERE ticket_id = ?1")
+        .and_then(|mut s| s.execute(params![from, to]))
+        .ctx(|| format!("moving the raw messages of ticket id {from}"))?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, message_id, size, source, status, error, ticket_id, received_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RawMessageInfo> {
+    Ok(RawMessageInfo {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        size: r.get(2)?,
+        source: r.get(3)?,
+        status: r.get(4)?,
+        error: r.get(5)?,
+        ticket_id: r.get(6)?,
+        received_at: r.get(7)?,
+    })
+}
+
+/// Raw messages in one state, newest first.
+pub fn list_by_status(
+    conn: &Connection,
+    status: RawStatus,
+    limit: u32,
+) -> StoreResult<Vec<RawMessageInfo>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM raw_messages WHERE status = ?1
+             ORDER BY received_at DESC, id DESC LIMIT ?2"
+        ))
+        .ctx(|| format!("listing {} messages", status.as_str()))?;
+    let rows = stmt
+        .query_map(params![status, limit], from_row)
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .ctx(|| format!("listing {} messages", status.as_str()))?;
+    Ok(rows)
+}
+
+pub fn get_info(conn: &Connection, id: RawMessageId) -> StoreResult<Option<RawMessageInfo>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM raw_messages WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], from_row).optional())
+        .ctx(|| format!("loading raw message {id}"))
+}
+
+/// The bytes of a raw message.
+pub fn data(conn: &Connection, id: RawMessageId) -> StoreResult<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT data FROM raw_messages WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .ctx(|| format!("loading the contents of raw message {id}"))
+}

@@ -1,0 +1,397 @@
+//! Mail intake: raw bytes from the MTA pipe or the HTTP intake become a new
+//! ticket or a message on an existing one, losing nothing.
+//!
+//! One message, one immediate transaction: the raw message, the ticket, the
+//! entry, its attachments and the events commit together or not at all, so
+//! a failed delivery the MTA retries leaves no trace, and a redelivery of a
+//! stored message (same dedupe key) is recognised and stored once.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::content::{Body, MailInfo, NewAttachment};
+use super::events::Actor;
+use super::open::{append_message_in, open_in, resolve_customer, NewMessage, NewTicket};
+use super::{numbers, TicketError};
+use crate::config::Config;
+use crate::mail::parse::{self, Inbound};
+use crate::model::{RawMessageId, RawStatus, Source, Ticket, TicketId};
+use crate::store::{self, raw_messages::NewRawRow, Store, StoreError};
+
+/// How the message reached us (kept on the raw message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeSource {
+    Pipe,
+    Api,
+}
+
+impl IntakeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeSource::Pipe => "pipe",
+            IntakeSource::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IntakeOptions {
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: u64,
+}
+
+impl IntakeOptions {
+    pub fn from_config(config: &Config) -> IntakeOptions {
+        IntakeOptions {
+            max_message_bytes: config.mail.max_message_bytes,
+        }
+    }
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    NewTicket {
+        ticket: TicketId,
+        number: String,
+    },
+    Appended {
+        ticket: TicketId,
+        number: String,
+        reopened: bool,
+    },
+    /// Already stored (an MTA retry): nothing was added. `number` is None
+    /// when the earlier delivery is in the quarantine.
+    Duplicate {
+        raw_id: RawMessageId,
+        number: Option<String>,
+    },
+    /// Could not be filed; kept raw in the quarantine.
+    Quarantined {
+        raw_id: RawMessageId,
+        reason: String,
+    },
+}
+
+impl IntakeOutcome {
+    /// The name used in JSON and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IntakeOutcome::NewTicket { .. } => "new_ticket",
+            IntakeOutcome::Appended { .. } => "appended",
+            IntakeOutcome::Duplicate { .. } => "duplicate",
+            IntakeOutcome::Quarantined { .. } => "quarantined",
+        }
+    }
+
+    /// The ticket number the message ended up on, if any.
+    pub fn number(&self) -> Option<&str> {
+        match self {
+            IntakeOutcome::NewTicket { number, .. } | IntakeOutcome::Appended { number, .. } => {
+                Some(number)
+            }
+            IntakeOutcome::Duplicate { number, .. } => number.as_deref(),
+            IntakeOutcome::Quarantined { .. } => None,
+        }
+    }
+
+    /// One line for the log: "new ticket #N", "appended to #N", …
+    pub fn log_line(&self) -> String {
+        match self {
+            IntakeOutcome::NewTicket { number, .. } => format!("new ticket #{number}"),
+            IntakeOutcome::Appended {
+                number, reopened, ..
+            } => {
+                if *reopened {
+                    format!("appended to #{number} (reopened)")
+                } else {
+                    format!("appended to #{number}")
+                }
+            }
+            IntakeOutcome::Duplicate {
+                number: Some(n), ..
+            } => format!("duplicate of #{n}"),
+            IntakeOutcome::Duplicate { raw_id, .. } => {
+                format!("duplicate of quarantined message {raw_id}")
+            }
+            IntakeOutcome::Quarantined { raw_id, reason } => {
+                format!("quarantined as {raw_id} ({reason})")
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(
+        "the message is {size} bytes, over the limit of {limit} bytes (mail.max_message_bytes)"
+    )]
+    TooLarge { size: u64, limit: u64 },
+    /// Busy, locked or read-only database: try again later.
+    #[error("{0}")]
+    Temporary(StoreError),
+    #[error("{0}")]
+    Failed(StoreError),
+}
+
+impl IntakeError {
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, IntakeError::Temporary(_))
+    }
+}
+
+impl From<StoreError> for IntakeError {
+    fn from(e: StoreError) -> IntakeError {
+        if e.is_temporary() {
+            IntakeError::Temporary(e)
+        } else {
+            IntakeError::Failed(e)
+        }
+    }
+}
+
+impl From<TicketError> for IntakeError {
+    fn from(e: TicketError) -> IntakeError {
+        match e {
+            TicketError::Store(e) => e.into(),
+            other => IntakeError::Failed(StoreError::Invalid(other.to_string())),
+        }
+    }
+}
+
+/// File one raw message.
+pub fn receive(
+    store: &Store,
+    raw: &[u8],
+    source: IntakeSource,
+    opts: &IntakeOptions,
+) -> Result<IntakeOutcome, IntakeError> {
+    let size = raw.len() as u64;
+    if size > opts.max_message_bytes {
+        return Err(IntakeError::TooLarge {
+            size,
+            limit: opts.max_message_bytes,
+        });
+    }
+    let key = parse::dedupe_key(raw);
+    // Parse before taking the write lock: decoding is the slow part.
+    let parsed = parse::parse(raw);
+
+    let mut conn = store.conn()?;
+    let mut tx = begin(&mut conn)?;
+    if let Some((raw_id, ticket, _)) = store::raw_messages::find_by_dedupe_key(&tx, &key)? {
+        let number = match ticket {
+            Some(t) => store::tickets::number_of(&tx, t)?,
+            None => None,
+        };
+        return Ok(IntakeOutcome::Duplicate { raw_id, number });
+    }
+    let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
+    let raw_id = store::raw_messages::insert(
+        &tx,
+        &NewRawRow {
+            dedupe_key: &key,
+            message_id: message_id.as_deref(),
+            data: raw,
+            source: source.as_str(),
+            status: RawStatus::Quarantined,
+            error: None,
+            now: store::now(),
+        },
+    )?;
+    let outcome = match parsed {
+        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id)?,
+        Err(e) => quarantine(&tx, raw_id, &e.to_string())?,
+    };
+    tx.commit()
+        .map_err(|e| StoreError::wrap("committing the message", e))?;
+    Ok(outcome)
+}
+
+/// Parse a quarantined message again (after a parser fix) and file it.
+/// A message that still cannot be filed stays quarantined with the new
+/// reason.
+pub fn retry(store: &Store, raw_id: RawMessageId) -> Result<IntakeOutcome, IntakeError> {
+    let (info, data) = {
+        let conn = store.conn()?;
+        let info = store::raw_messages::get_info(&conn, raw_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
+        let data = store::raw_messages::data(&conn, raw_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
+        (info, data)
+    };
+    if info.status != RawStatus::Quarantined {
+        let number = match info.ticket_id {
+            Some(t) => store::tickets::number_of(&*store.conn()?, t)?,
+            None => None,
+        };
+        return Ok(IntakeOutcome::Duplicate { raw_id, number });
+    }
+    let parsed = parse::parse(&data);
+    let mut conn = store.conn()?;
+    let mut tx = begin(&mut conn)?;
+    let outcome = match parsed {
+        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id)?,
+        Err(e) => quarantine(&tx, raw_id, &e.to_string())?,
+    };
+    tx.commit()
+        .map_err(|e| StoreError::wrap("committing the message", e))?;
+    Ok(outcome)
+}
+
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, IntakeError> {
+    Ok(conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| StoreError::wrap("starting to store the message", e))?)
+}
+
+fn quarantine(
+    tx: &Connection,
+    raw_id: RawMessageId,
+    reason: &str,
+) -> Result<IntakeOutcome, IntakeError> {
+    store::raw_messages::set_error(tx, raw_id, reason)?;
+    Ok(IntakeOutcome::Quarantined {
+        raw_id,
+        reason: reason.to_string(),
+    })
+}
+
+/// File a parsed message; a message the domain refuses (an unusable sender
+/// address, say) is quarantined instead, its partial writes rolled back.
+fn file_or_quarantine(
+    tx: &mut Transaction<'_>,
+    inbound: Inbound,
+    raw_id: RawMessageId,
+) -> Result<IntakeOutcome, IntakeError> {
+    let sp = tx
+        .savepoint()
+        .map_err(|e| StoreError::wrap("storing the message", e))?;
+    match file(&sp, inbound, raw_id) {
+        Ok(outcome) => {
+            sp.commit()
+                .map_err(|e| StoreError::wrap("storing the message", e))?;
+            Ok(outcome)
+        }
+        Err(TicketError::Store(e)) => Err(e.into()),
+        Err(refused) => {
+            drop(sp); // rolls back to the savepoint
+            quarantine(tx, raw_id, &refused.to_string())
+        }
+    }
+}
+
+/// Thread the message onto a ticket (or open one) and mark the raw message
+/// as filed.
+fn file(
+    tx: &Connection,
+    inbound: Inbound,
+    raw_id: RawMessageId,
+) -> Result<IntakeOutcome, TicketError> {
+    let now = store::now();
+    let email = super::content::validate_email(&inbound.from.email)?;
+    let name = inbound.from.name.trim().to_string();
+    let customer = resolve_customer(tx, &email, &name, now)?;
+    let actor = Actor::Customer {
+        id: customer,
+        name: if name.is_empty() {
+            email.clone()
+        } else {
+            name.clone()
+        },
+    };
+    let existing = find_thread(tx, &inbound, &email)?;
+    let mail = MailInfo {
+        message_id: inbound.message_id.clone(),
+        in_reply_to: inbound.in_reply_to.clone(),
+        references: inbound.references.clone(),
+        raw_message_id: Some(raw_id),
+        auto: inbound.auto.clone(),
+    };
+    let body = Body {
+        text: inbound.text,
+        html: inbound.html,
+    };
+    let attachments: Vec<NewAttachment> = inbound.attachments.into_iter().map(Into::into).collect();
+    let (ticket, outcome) = match existing {
+        Some(ticket) => {
+            let a = append_message_in(
+                tx,
+                &actor,
+                ticket.id,
+                NewMessage {
+                    author_email: Some(email),
+                    author_name: name,
+                    body,
+                    attachments,
+                    mail: Some(mail),
+                },
+            )?;
+            let outcome = IntakeOutcome::Appended {
+                ticket: a.ticket,
+                number: a.number,
+                reopened: a.reopened,
+            };
+            (a.ticket, outcome)
+        }
+        None => {
+            let mut new = NewTicket::new(Source::Email, email, name, inbound.subject, body);
+            new.attachments = attachments;
+            new.mail = Some(mail);
+            let o = open_in(tx, &actor, new)?;
+            let outcome = IntakeOutcome::NewTicket {
+                ticket: o.ticket,
+                number: o.number,
+            };
+            (o.ticket, outcome)
+        }
+    };
+    store::raw_messages::mark_stored(tx, raw_id, ticket)?;
+    Ok(outcome)
+}
+
+/// How many Message-IDs of a References chain to look up at most.
+const MAX_THREAD_IDS: usize = 30;
+
+/// The ticket a message belongs to: a stored entry (customer message or
+/// our response) whose Message-ID the message replies to, else a subject
+/// token `[#NUMBER]` naming a ticket of the same customer. Tokens alone
+/// are not trusted from strangers: anyone can type a number into a subject,
+/// while a Message-ID of ours is only known to those who got our mail.
+fn find_thread(
+    tx: &Connection,
+    inbound: &Inbound,
+    sender: &str,
+) -> Result<Option<Ticket>, TicketError> {
+    let own = inbound.message_id.as_deref();
+    let candidates = inbound
+        .in_reply_to
+        .iter()
+        .chain(inbound.references.iter().rev())
+        .filter(|id| Some(id.as_str()) != own)
+        .take(MAX_THREAD_IDS);
+    for id in candidates {
+        if let Some(t) = store::entries::ticket_by_message_id(tx, id)? {
+            return Ok(Some(follow_merges(tx, store::tickets::get(tx, t)?)?));
+        }
+    }
+    for token in numbers::subject_tokens(&inbound.subject) {
+        if let Some(t) = store::tickets::find_by_number(tx, token)? {
+            let t = follow_merges(tx, t)?;
+            if store::customers::has_email(tx, t.customer_id, sender)? {
+                return Ok(Some(t));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A merged ticket's mail goes to the ticket it was merged into.
+fn follow_merges(tx: &Connection, mut t: Ticket) -> Result<Ticket, TicketError> {
+    for _ in 0..16 {
+        match t.merged_into_id {
+            Some(into) => t = store::tickets::get(tx, into)?,
+            None => break,
+        }
+    }
+    Ok(t)
+}
