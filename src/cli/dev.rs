@@ -408,7 +408,9 @@ impl Generator<'_> {
                     let by_mail = source == Source::Email || k > 0;
                     let mid = by_mail.then(|| {
                         let domain = email.rsplit('@').next().unwrap_or("mail.example");
-                        format!("{:016x}.{k}@{domain}", rng.gen::<u64>())
+                        // Time first, as many mailers do: it also keeps
+                        // the Message-ID index growing at its end.
+                        format!("{at:x}.{:08x}.{k}@{domain}", rng.gen::<u32>())
                     });
                     let who = (person.name.as_str(), Some(email.as_str()));
                     (
@@ -423,7 +425,7 @@ impl Generator<'_> {
                 "response" => {
                     let s = &self.staff[responder];
                     let mid = Some(format!(
-                        "{number}.{k}.{:08x}@helpdesk.example",
+                        "{at:x}.{number}.{k}.{:08x}@helpdesk.example",
                         rng.gen::<u32>()
                     ));
                     (
