@@ -15,6 +15,7 @@ pub mod mail_facts;
 pub mod mail_templates;
 pub mod outbox;
 pub mod plugins;
+pub mod seed;
 pub mod settings;
 pub mod spam;
 
