@@ -10,6 +10,7 @@ pub use error::Context;
 mod migrations;
 mod pool;
 
+pub mod backup;
 pub mod events;
 pub mod mail_facts;
 pub mod mail_templates;
