@@ -76,7 +76,8 @@ echo
 ok "/healthz answers"
 login=$(curl -fsS "http://127.0.0.1:$port/login") || fail "/login did not load"
 ok "/login loads ($(printf '%s' "$login" | wc -c) bytes)"
-css=$(printf '%s' "$login" | grep -oE 'href="[^"]+\.css[^"]*"' | head -1 | sed 's/^href="//; s/"$//')
+css=$(printf '%s' "$login" | grep -oE 'href="[^"]+\.css[^"]*"' | head -1 |
+    sed 's/^href="//; s/"$//; s|&#x2F;|/|g; s|&#47;|/|g; s|&amp;|\&|g')
 [ -n "$css" ] || fail "/login links no stylesheet"
 ctype=$(curl -fsS -o "$work/asset.css" -w '%{content_type}' "http://127.0.0.1:$port$css") ||
     fail "the stylesheet $css did not load"
