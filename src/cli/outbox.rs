@@ -33,6 +33,9 @@ pub enum Command {
     Run,
     /// Queue a failed message again, due now.
     Retry { id: i64 },
+    /// Send a test message to ADDRESS right away (not through the outbox)
+    /// and print the server's answer: checks the [smtp] settings.
+    Test { address: String },
 }
 
 pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
@@ -55,26 +58,32 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 println!("the outbox is empty");
             }
             for r in rows {
-                let when = match r.state.as_str() {
-                    "sent" => format!("sent {}", time(r.sent_at.unwrap_or(r.created_at))),
-                    "queued" => format!("next try {}", time(r.next_attempt_at)),
-                    "sending" => format!("leased until {}", time(r.lease_until.unwrap_or(0))),
-                    _ => format!("queued {}", time(r.created_at)),
-                };
                 println!(
-                    "{:>6}  {:<7}  {:<18} #{:<4} {}  to {}  {}",
+                    "{:>6}  {:<7}  {:<17}  to {}  {}",
                     r.id,
                     r.state,
                     r.kind,
-                    r.attempts,
-                    when,
                     r.recipients.join(", "),
                     r.subject
                 );
-                if r.state != "sent" {
-                    if let Some(answer) = r.last_answer {
-                        println!("        {answer}");
+                let attempts = match r.attempts {
+                    1 => "1 attempt".to_string(),
+                    n => format!("{n} attempts"),
+                };
+                let when = match r.state.as_str() {
+                    "sent" => format!("sent {}", time(r.sent_at.unwrap_or(r.created_at))),
+                    "queued" => format!("next try {}", time(r.next_attempt_at)),
+                    "sending" => format!(
+                        "being sent, lease until {}",
+                        time(r.lease_until.unwrap_or(0))
+                    ),
+                    _ => format!("queued {}", time(r.created_at)),
+                };
+                match r.last_answer.as_deref() {
+                    Some(a) if !a.is_empty() => {
+                        println!("        {attempts}; {when}; last answer: {a}")
                     }
+                    _ => println!("        {attempts}; {when}"),
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -106,6 +115,44 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 summary.sent, summary.retrying, summary.failed
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { address } => {
+            let transport = match Transport::from_config(&ctx.config.smtp) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("oxidesk: {e}");
+                    return Ok(ExitCode::from(sysexits::EX_CONFIG));
+                }
+            };
+            let conn = store.conn()?;
+            let helpdesk = store::settings::get_or(&conn, "helpdesk.name", "Oxidesk")?;
+            let text = format!("This is a test message from {helpdesk}: outgoing mail works.\n");
+            let html = format!(
+                "<p>This is a test message from <span dir=\"auto\">{}</span>: outgoing mail works.</p>",
+                tera::escape_html(&helpdesk)
+            );
+            let built = crate::mail::send::build_mail(
+                &conn,
+                &crate::mail::send::OutgoingMail {
+                    kind: "test".into(),
+                    to: vec![(String::new(), address.clone())],
+                    subject: format!("{helpdesk}: test message"),
+                    text,
+                    html,
+                    auto_submitted: Some("auto-generated"),
+                    ..Default::default()
+                },
+            )?;
+            match transport.deliver(&built.envelope_from, &built.recipients, &built.raw) {
+                Ok(answer) => {
+                    println!("sent from {} to {address}: {answer}", built.envelope_from);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("oxidesk: the test message to {address} was not sent: {e}");
+                    Ok(ExitCode::from(sysexits::EX_TEMPFAIL))
+                }
+            }
         }
         Command::Retry { id } => {
             let conn = store.conn()?;

@@ -25,11 +25,37 @@ pub fn trim(text: &str) -> Trimmed {
             let quoted = lines[i..].join("\n").trim_end().to_string();
             Trimmed { visible, quoted }
         }
-        _ => Trimmed {
+        Some(i) => bottom_posted(&lines, i).unwrap_or_else(|| Trimmed {
+            visible: text.trim_end().to_string(),
+            quoted: String::new(),
+        }),
+        None => Trimmed {
             visible: text.trim_end().to_string(),
             quoted: String::new(),
         },
     }
+}
+
+/// A reply written below the quote ("On … wrote:", "> …" lines, then the
+/// new text): show the text after the quote.
+fn bottom_posted(lines: &[&str], header: usize) -> Option<Trimmed> {
+    let mut j = header + 1;
+    while j < lines.len() && (lines[j].trim().is_empty() || lines[j].trim_start().starts_with('>'))
+    {
+        j += 1;
+    }
+    let quoted_lines = lines[header + 1..j]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let rest = lines[j..].join("\n").trim().to_string();
+    if quoted_lines == 0 || rest.is_empty() {
+        return None;
+    }
+    Some(Trimmed {
+        visible: rest,
+        quoted: lines[header..j].join("\n").trim_end().to_string(),
+    })
 }
 
 fn find_cut(lines: &[&str]) -> Option<usize> {
@@ -228,5 +254,18 @@ mod tests {
         assert_eq!(t.quoted, "");
         let t = trim("On Mon, X wrote:\n> all quoted");
         assert_eq!(t.visible, "On Mon, X wrote:\n> all quoted");
+        assert_eq!(t.quoted, "");
+    }
+
+    #[test]
+    fn bottom_posted_reply_shows_the_text_below_the_quote() {
+        let t = trim(
+            "Am 07.05.2012 08:10, schrieb Support:\n> Is it fixed?\n>\n\nYes, it works now.\n",
+        );
+        assert_eq!(t.visible, "Yes, it works now.");
+        assert_eq!(
+            t.quoted,
+            "Am 07.05.2012 08:10, schrieb Support:\n> Is it fixed?\n>"
+        );
     }
 }

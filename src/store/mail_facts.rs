@@ -270,3 +270,36 @@ pub fn department_sender(
     .optional()
     .ctx(|| format!("loading department {dept}"))
 }
+
+/// A staff member's signature for replies ('' when none).
+pub fn staff_signature(conn: &Connection, id: StaffId) -> StoreResult<String> {
+    conn.query_row("SELECT signature FROM staff WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::unwrap_or_default)
+    .ctx(|| format!("loading the signature of staff member {id}"))
+}
+
+/// Active administrators who are not away: told about tickets in a
+/// department nobody belongs to yet (a fresh helpdesk).
+pub fn admins(conn: &Connection) -> StoreResult<Vec<StaffContact>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, name, email, locale FROM staff
+             WHERE is_admin = 1 AND active = 1 AND away = 0 ORDER BY id",
+        )
+        .ctx(|| "listing administrators".into())?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(StaffContact {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                email: r.get(2)?,
+                locale: r.get(3)?,
+            })
+        })
+        .ctx(|| "listing administrators".into())?;
+    rows.collect::<Result<_, _>>()
+        .ctx(|| "listing administrators".into())
+}

@@ -135,7 +135,9 @@ pub fn count_recent(
 
 /// Claim the next due message: a queued row whose time has come, or a
 /// `sending` row whose lease expired (its worker died mid-delivery). One
-/// statement, so two workers can never claim the same row.
+/// statement, so two workers can never claim the same row. The lease is
+/// `lease_secs` plus a second per 10 kB, so a big message on a slow link
+/// is not taken over while it is still being sent.
 pub fn claim_next(
     conn: &Connection,
     now: i64,
@@ -143,7 +145,8 @@ pub fn claim_next(
     claim: &str,
 ) -> StoreResult<Option<ClaimedMail>> {
     conn.query_row(
-        "UPDATE outbox SET state = 'sending', claim = ?2, lease_until = ?1 + ?3,
+        "UPDATE outbox SET state = 'sending', claim = ?2,
+                lease_until = ?1 + ?3 + length(raw) / 10000,
                 attempts = attempts + 1
          WHERE id = (SELECT id FROM outbox
                      WHERE (state = 'queued' AND next_attempt_at <= ?1)

@@ -262,3 +262,65 @@ fn starttls_required_never_falls_back_to_clear_text() {
         .unwrap();
     assert!(!answer.is_empty());
 }
+
+#[test]
+fn a_claimed_message_belongs_to_one_worker() {
+    configure();
+    let env = Env::new(1);
+    new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "claim@customer.example",
+        "Claim",
+        "",
+    )));
+    let (a, b) = (env.conn(), env.conn());
+    let now = store::now();
+    let first = store::outbox::claim_next(&a, now, 300, "worker-a").unwrap();
+    let first = first.expect("the first worker claims it");
+    assert!(store::outbox::claim_next(&b, now, 300, "worker-b")
+        .unwrap()
+        .is_none());
+    // Only the holder of the claim can record the outcome.
+    assert!(!store::outbox::mark_sent(&b, first.id, "worker-b", "250 ok").unwrap());
+    assert!(store::outbox::mark_sent(&a, first.id, "worker-a", "250 ok").unwrap());
+    // A sent message is never claimed again, even long after.
+    assert!(
+        store::outbox::claim_next(&b, now + 10 * 86400, 300, "worker-b")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn outbox_test_sends_at_once_and_reports_the_answer() {
+    if !have_sink() {
+        return;
+    }
+    let port = free_port();
+    let env = Env::new(port);
+    let out = env
+        .bin()
+        .args(["outbox", "test", "admin@customer.example"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no server yet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was not sent"), "{err}");
+
+    let sink = Sink::start(port, &env.dir.path().join("sink"), &[]);
+    let out = env
+        .bin()
+        .args(["outbox", "test", "admin@customer.example"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("250"), "{said}");
+    assert_eq!(sink.wait_for(1).len(), 1);
+    // Not through the outbox.
+    assert!(env.outbox("test").is_empty());
+}

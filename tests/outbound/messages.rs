@@ -4,7 +4,7 @@ use oxidesk::mail::parse::AutoFlags;
 use oxidesk::mail::send::templates;
 use oxidesk::model::{Source, TicketId};
 use oxidesk::store;
-use oxidesk::tickets::events::Actor;
+use oxidesk::tickets::events::{Actor, TicketEvent};
 use oxidesk::tickets::intake::IntakeOutcome;
 use oxidesk::tickets::{self, links, Body, MailInfo, NewAttachment, NewTicket, Reply};
 
@@ -179,6 +179,12 @@ fn staff_reply_is_delivered_with_attachments_and_the_customer_reply_threads_back
     let env = Env::new(port);
     let sink = Sink::start(port, &env.dir.path().join("sink"), &[]);
     let agent = env.staff("Alex Agent", "alex@help.example.test");
+    env.conn()
+        .execute(
+            "UPDATE staff SET signature = 'Alex from Billing' WHERE id = ?1",
+            [agent.0],
+        )
+        .unwrap();
     let (ticket, number) = new_ticket(env.pipe(&customer_mail(
         "Dana <dana@customer.example>",
         "q1@customer.example",
@@ -230,7 +236,14 @@ fn staff_reply_is_delivered_with_attachments_and_the_customer_reply_threads_back
         header(&response, "Subject"),
         format!("[#{number}] Invoice question")
     );
-    assert!(text_part(&response).contains("Here is your invoice."));
+    let text = text_part(&response);
+    assert!(text.contains("Here is your invoice."), "{text}");
+    assert!(
+        text.contains("Alex from Billing"),
+        "the agent's signature: {text}"
+    );
+    // Staff replies quote nothing: the customer's message is not repeated.
+    assert!(!text.contains("My server is down"), "{text}");
     assert_eq!(response.ctype.mimetype, "multipart/mixed");
     let file = response
         .subparts
@@ -435,6 +448,30 @@ fn staff_alerts_follow_the_ticket() {
         .collect();
     assert_eq!(msg, vec!["bo@help.example.test"]);
 
+    // Overdue (raised by the SLA check): the assignee and the manager.
+    let manager = env.staff("Mo Manager", "mo@help.example.test");
+    env.conn()
+        .execute(
+            "UPDATE departments SET manager_id = ?1 WHERE id = 1",
+            [manager.0],
+        )
+        .unwrap();
+    {
+        let mut conn = env.conn();
+        let tx = conn.transaction().unwrap();
+        tickets::events::record(&tx, &Actor::System, &TicketEvent::Overdue { ticket }).unwrap();
+        tx.commit().unwrap();
+    }
+    let overdue: Vec<_> = env
+        .outbox("alert_overdue")
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(
+        overdue,
+        vec!["bo@help.example.test", "mo@help.example.test"]
+    );
+
     store::settings::set(&env.conn(), "mail.alert_new_ticket", "false").unwrap();
     new_ticket(env.pipe(&customer_mail(
         "e@customer.example",
@@ -443,6 +480,31 @@ fn staff_alerts_follow_the_ticket() {
         "",
     )));
     assert_eq!(env.outbox("alert_new_ticket").len(), 2);
+}
+
+#[test]
+fn a_department_without_members_alerts_the_administrators() {
+    configure();
+    let env = Env::new(1);
+    env.conn()
+        .execute(
+            "INSERT INTO staff (email, name, password_hash, is_admin, created_at)
+             VALUES ('root@help.example.test', 'Root', 'x', 1, 0)",
+            [],
+        )
+        .unwrap();
+    new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "admins@customer.example",
+        "Anyone there?",
+        "",
+    )));
+    let to: Vec<_> = env
+        .outbox("alert_new_ticket")
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(to, vec!["root@help.example.test"]);
 }
 
 #[test]

@@ -15,7 +15,9 @@ pub mod templates;
 pub mod transport;
 pub mod worker;
 
-pub use queue::{queue, MailAttachment, OutgoingMail, QueueError, QueuedMail, Sender};
+pub use queue::{
+    build_mail, queue, BuiltMail, MailAttachment, OutgoingMail, QueueError, QueuedMail, Sender,
+};
 
 static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 

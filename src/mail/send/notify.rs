@@ -153,6 +153,7 @@ fn base_context(
         &json!({ "name": t.customer_name, "email": customer_email }),
     );
     ctx.insert("reopened", &false);
+    ctx.insert("signature", "");
     Ok(ctx)
 }
 
@@ -257,6 +258,11 @@ fn response(tx: &Connection, ticket: TicketId, entry: EntryId) -> StoreResult<()
     let link = access_link(tx, &t, &email)?;
     let mut ctx = base_context(tx, &t, &email, &link)?;
     entry_context(&mut ctx, &e);
+    let signature = match e.staff_id {
+        Some(id) => mail_facts::staff_signature(tx, id)?,
+        None => String::new(),
+    };
+    ctx.insert("signature", signature.trim());
     let lang = templates::language(t.customer_locale.as_deref());
     let Some(r) = soft(
         "response",
@@ -362,6 +368,17 @@ fn alert_staff(
     Ok(())
 }
 
+/// The department's members; the administrators when it has none, so a
+/// new ticket never goes unnoticed.
+fn department_or_admins(tx: &Connection, t: &TicketFacts) -> StoreResult<Vec<StaffContact>> {
+    let members = mail_facts::department_members(tx, t.department_id)?;
+    if members.is_empty() {
+        mail_facts::admins(tx)
+    } else {
+        Ok(members)
+    }
+}
+
 fn alert_department(
     tx: &Connection,
     actor: &Actor,
@@ -374,7 +391,7 @@ fn alert_department(
     }
     let t = load_ticket(tx, ticket)?;
     let e = mail_facts::entry(tx, entry)?;
-    let members = mail_facts::department_members(tx, t.department_id)?;
+    let members = department_or_admins(tx, &t)?;
     alert_staff(tx, actor, &t, e.as_ref(), template, members, false)
 }
 
@@ -399,7 +416,7 @@ fn alert_new_message(
     };
     let recipients = match assignee {
         Some(s) => vec![s],
-        None => mail_facts::department_members(tx, t.department_id)?,
+        None => department_or_admins(tx, &t)?,
     };
     alert_staff(
         tx,

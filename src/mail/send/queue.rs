@@ -77,32 +77,55 @@ pub enum QueueError {
     Store(#[from] StoreError),
 }
 
-/// Build `mail` and write it to the outbox in `tx`; it goes out once `tx`
-/// commits and the worker runs.
-pub fn queue(tx: &Connection, mail: OutgoingMail) -> Result<QueuedMail, QueueError> {
+/// A message built and ready for the transport.
+#[derive(Debug, Clone)]
+pub struct BuiltMail {
+    /// Without angle brackets.
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+/// Build the complete message (From, Message-ID, Date, MIME body).
+pub fn build_mail(conn: &Connection, mail: &OutgoingMail) -> Result<BuiltMail, QueueError> {
     let config = super::config();
-    let from = sender(tx, &config, mail.from.as_ref())?;
+    let from = sender(conn, &config, mail.from.as_ref())?;
     let message_id = mail
         .message_id
         .clone()
         .unwrap_or_else(|| new_message_id(&config));
-    let (message, recipients) = build(&mail, &from, &message_id)?;
-    let raw = message.formatted();
+    let (message, recipients) = build(mail, &from, &message_id)?;
+    Ok(BuiltMail {
+        message_id,
+        envelope_from: from.email.to_string(),
+        recipients,
+        raw: message.formatted(),
+    })
+}
+
+/// Build `mail` and write it to the outbox in `tx`; it goes out once `tx`
+/// commits and the worker runs.
+pub fn queue(tx: &Connection, mail: OutgoingMail) -> Result<QueuedMail, QueueError> {
+    let built = build_mail(tx, &mail)?;
     let id = store::outbox::insert(
         tx,
         &store::outbox::NewOutboxMail {
             kind: mail.kind.clone(),
             ticket: mail.ticket,
             entry: mail.entry,
-            message_id: message_id.clone(),
-            envelope_from: from.email.to_string(),
-            recipients,
+            message_id: built.message_id.clone(),
+            envelope_from: built.envelope_from,
+            recipients: built.recipients,
             subject: mail.subject.clone(),
-            raw,
+            raw: built.raw,
         },
     )?;
-    tracing::debug!(id, kind = %mail.kind, message_id, "mail queued");
-    Ok(QueuedMail { id, message_id })
+    tracing::debug!(id, kind = %mail.kind, message_id = %built.message_id, "mail queued");
+    Ok(QueuedMail {
+        id,
+        message_id: built.message_id,
+    })
 }
 
 fn parse_address(s: &str) -> Result<Address, QueueError> {

@@ -5,6 +5,8 @@
 //! fragment is wrapped in `layout.html.tera`, which sets `lang` and `dir`.
 //! HTML is rendered with escaping on; text and subject without.
 
+use std::sync::Mutex;
+
 use rusqlite::Connection;
 use rust_embed::RustEmbed;
 use serde::Serialize;
@@ -59,6 +61,9 @@ pub struct Source {
     pub body_html: String,
     /// "default" or "custom"
     pub origin: &'static str,
+    /// For an embedded default: its name in the compiled set ("en/response").
+    #[serde(skip)]
+    compiled: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +121,7 @@ pub fn default_source(name: &str, lang: &str) -> Option<Source> {
                 body_text,
                 body_html,
                 origin: "default",
+                compiled: Some(format!("{l}/{name}")),
             });
         }
     }
@@ -132,31 +138,60 @@ pub fn source(conn: &Connection, name: &str, lang: &str) -> Result<Source, Templ
             body_text: t.body_text,
             body_html: t.body_html,
             origin: "custom",
+            compiled: None,
         });
     }
     default_source(name, &lang).ok_or_else(|| TemplateError::Unknown(name.to_string()))
 }
 
+/// Embedded templates, each parsed on first use and kept for the life of
+/// the process (parsing costs more than rendering). Names are the file
+/// paths without ".tera"; tera escapes the ".html" ones.
+static COMPILED: Mutex<Option<tera::Tera>> = Mutex::new(None);
+
+/// Render the embedded template `path` (e.g. "en/response.txt"); None when
+/// there is no such file.
+fn render_embedded(path: &str, ctx: &tera::Context) -> Option<tera::Result<String>> {
+    let mut guard = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    let tera = guard.get_or_insert_with(tera::Tera::default);
+    if !tera.get_template_names().any(|n| n == path) {
+        let src = embedded(&format!("{path}.tera"))?;
+        if let Err(e) = tera.add_raw_template(path, &src) {
+            return Some(Err(e));
+        }
+    }
+    Some(tera.render(path, ctx))
+}
+
+fn error_message(e: &tera::Error) -> String {
+    // tera's top-level message is generic; the cause says what failed.
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message = format!("{message}: {c}");
+        cause = c.source();
+    }
+    message
+}
+
+/// Render one part: from the compiled set when `compiled` names it, else
+/// by parsing `src`.
 fn render_part(
     name: &str,
     part: &'static str,
     src: &str,
+    compiled_name: Option<String>,
     ctx: &tera::Context,
     escape: bool,
 ) -> Result<String, TemplateError> {
-    tera::Tera::one_off(src, ctx, escape).map_err(|e| {
-        // tera's top-level message is generic; the cause says what failed.
-        let mut message = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            message = format!("{message}: {c}");
-            cause = c.source();
-        }
-        TemplateError::Render {
-            name: name.to_string(),
-            part,
-            message,
-        }
+    let result = match compiled_name.and_then(|n| render_embedded(&n, ctx)) {
+        Some(r) => r,
+        None => tera::Tera::one_off(src, ctx, escape),
+    };
+    result.map_err(|e| TemplateError::Render {
+        name: name.to_string(),
+        part,
+        message: error_message(&e),
     })
 }
 
@@ -173,15 +208,23 @@ pub fn render_source(
     ctx.insert("lang", &lang);
     ctx.insert("dir", dir);
     ctx.insert("align", if dir == "rtl" { "right" } else { "left" });
-    let subject = render_part(name, "subject", &src.subject, &ctx, false)?;
+    let key = |ext: &str| src.compiled.as_ref().map(|c| format!("{c}.{ext}"));
+    let subject = render_part(name, "subject", &src.subject, key("subject"), &ctx, false)?;
     // One line: a template's trailing newline must not end up in the header.
     let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = render_part(name, "text", &src.body_text, &ctx, false)?;
-    let content = render_part(name, "html", &src.body_html, &ctx, true)?;
+    let text = render_part(name, "text", &src.body_text, key("txt"), &ctx, false)?;
+    let content = render_part(name, "html", &src.body_html, key("html"), &ctx, true)?;
     ctx.insert("content", &content);
     ctx.insert("subject", &subject);
     let layout = embedded("layout.html.tera").unwrap_or_else(|| "{{ content | safe }}".into());
-    let html = render_part(name, "layout", &layout, &ctx, true)?;
+    let html = render_part(
+        name,
+        "layout",
+        &layout,
+        Some("layout.html".into()),
+        &ctx,
+        true,
+    )?;
     Ok(Rendered {
         subject,
         text: text.trim_end().to_string() + "\n",
@@ -222,14 +265,23 @@ pub fn render_preview(
     render_source(name, &src, lang, &sample_context(conn, lang)?)
 }
 
-/// The same, for a source being edited (not yet saved).
+/// The same, for a version being edited (not yet saved).
 pub fn preview_source(
     conn: &Connection,
     name: &str,
     lang: &str,
-    src: &Source,
+    subject: &str,
+    body_text: &str,
+    body_html: &str,
 ) -> Result<Rendered, TemplateError> {
-    render_source(name, src, lang, &sample_context(conn, lang)?)
+    let src = Source {
+        subject: subject.to_string(),
+        body_text: body_text.to_string(),
+        body_html: body_html.to_string(),
+        origin: "custom",
+        compiled: None,
+    };
+    render_source(name, &src, lang, &sample_context(conn, lang)?)
 }
 
 /// Every variable templates may use, with plausible values.
@@ -283,6 +335,7 @@ pub fn sample_context(conn: &Connection, lang: &str) -> Result<tera::Context, Te
         }),
     );
     ctx.insert("reopened", &false);
+    ctx.insert("signature", "Alex Agent\nSupport team");
     ctx.insert("link", &format!("{base}/staff/reset?t=SAMPLE.TOKEN"));
     Ok(ctx)
 }
@@ -293,6 +346,18 @@ mod tests {
 
     #[test]
     fn every_template_has_an_english_default() {
+        let ctx = tera::Context::new();
+        for path in Defaults::iter() {
+            let name = path.trim_end_matches(".tera");
+            // Parse errors show here; missing variables are fine.
+            if let Some(Err(e)) = render_embedded(name, &ctx) {
+                assert!(
+                    !error_message(&e).contains("Failed to parse"),
+                    "{path}: {}",
+                    error_message(&e)
+                );
+            }
+        }
         for (name, _) in TEMPLATES {
             assert!(default_source(name, "en").is_some(), "{name}");
             assert!(default_source(name, "am").is_some(), "{name} falls back");

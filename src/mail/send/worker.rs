@@ -88,7 +88,12 @@ pub fn run_due(
         let conn = store.conn()?;
         match result {
             Ok(answer) => {
-                record(|| store::outbox::mark_sent(&conn, mail.id, &mail.claim, &answer))?;
+                if !record(|| store::outbox::mark_sent(&conn, mail.id, &mail.claim, &answer))? {
+                    tracing::warn!(
+                        id = mail.id,
+                        "mail delivered after its lease expired; another worker may send it again"
+                    );
+                }
                 tracing::info!(id = mail.id, to = %mail.recipients.join(", "), %answer, "mail sent");
                 summary.sent += 1;
             }
