@@ -16,6 +16,7 @@ pub mod dev;
 pub mod migrate;
 pub mod outbox;
 pub mod pipe;
+pub mod plugins;
 pub mod quarantine;
 pub mod serve;
 pub mod staff;
@@ -78,6 +79,8 @@ pub enum Command {
     /// Developer tools (seeding test data).
     #[command(subcommand)]
     Dev(dev::Command),
+    /// Plugins: list them, run their queue once, delivery log, spam release.
+    Plugins(plugins::Args),
 }
 
 /// Version string with the git commit the binary was built from.
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Outbox(c) => outbox::run(&ctx, c),
         Command::Check(a) => check::run(&ctx, a),
         Command::Dev(c) => dev::run(&ctx, c),
+        Command::Plugins(a) => plugins::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
