@@ -77,6 +77,15 @@ impl Store {
                 })?;
             }
         }
+        let manager = SqliteConnectionManager::file(&opts.path);
+        let pool = Pool::builder()
+            .max_size(opts.max_connections.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
+            .connection_customizer(Box::new(Pragmas {
+                busy_timeout: opts.busy_timeout,
+            }))
+            .build_unchecked(manager);
         {
             // WAL is a property of the file: set it once, on a plain
             // connection, before the pool opens more.
@@ -99,16 +108,12 @@ impl Store {
             if opts.migrate {
                 migrations::apply(&conn)?;
             }
+            // Open the pool's first connection while this one is still
+            // open: closing the last connection to the file checkpoints it,
+            // which a short-lived process (the mail pipe) should do once,
+            // at exit, not here.
+            drop(pool.get().map_err(|e| StoreError::Pool(e.to_string()))?);
         }
-        let manager = SqliteConnectionManager::file(&opts.path);
-        let pool = Pool::builder()
-            .max_size(opts.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
-            .connection_customizer(Box::new(Pragmas {
-                busy_timeout: opts.busy_timeout,
-            }))
-            .build_unchecked(manager);
         Ok(Store {
             pool,
             path: opts.path.clone(),
