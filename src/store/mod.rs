@@ -10,8 +10,15 @@ pub use error::Context;
 mod migrations;
 mod pool;
 
+pub mod backup;
 pub mod events;
+pub mod mail_facts;
+pub mod mail_templates;
+pub mod outbox;
+pub mod plugins;
+pub mod seed;
 pub mod settings;
+pub mod spam;
 
 pub use error::{StoreError, StoreResult};
 pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};
@@ -27,9 +34,19 @@ pub fn now() -> i64 {
 
 pub mod api_keys;
 pub mod attachments;
+pub mod bans;
+pub mod canned;
 pub mod customers;
 pub mod entries;
 pub mod health;
+pub mod healthz;
+pub mod locks;
+pub mod queues;
 pub mod raw_messages;
+pub mod search;
+pub mod sessions;
+pub mod staff;
+pub mod ticket_page;
 pub mod ticket_refs;
+pub mod ticket_removal;
 pub mod tickets;

@@ -106,6 +106,7 @@ impl Store {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
             if opts.migrate {
+                super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
             // Open the pool's first connection while this one is still
