@@ -37,6 +37,8 @@ impl StoreOptions {
 pub struct Store {
     pool: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// The connection that set the file up, held open (see `open`).
+    _setup: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
 #[derive(Debug)]
@@ -86,6 +88,7 @@ impl Store {
                 busy_timeout: opts.busy_timeout,
             }))
             .build_unchecked(manager);
+        let setup;
         {
             // WAL is a property of the file: set it once, on a plain
             // connection, before the pool opens more.
@@ -109,15 +112,17 @@ impl Store {
                 super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
-            // Open the pool's first connection while this one is still
-            // open: closing the last connection to the file checkpoints it,
-            // which a short-lived process (the mail pipe) should do once,
-            // at exit, not here.
-            drop(pool.get().map_err(|e| StoreError::Pool(e.to_string()))?);
+            // Keep this connection open as long as the store: closing the
+            // last connection to a WAL file checkpoints it and deletes the
+            // WAL, which the pool's first connection would then recreate
+            // (with a directory sync). A piped mail is one short process, so
+            // that would happen once per message for nothing.
+            setup = conn;
         }
         Ok(Store {
             pool,
             path: opts.path.clone(),
+            _setup: std::sync::Arc::new(std::sync::Mutex::new(setup)),
         })
     }
 
