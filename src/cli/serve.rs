@@ -61,7 +61,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "  Password:   {password}   (one-time: you will choose your own at first sign-in)"
         );
     }
+    // Plugins: the registry (ticket panels, admin page) and the worker that
+    // hands ticket events to them off the request path, while we serve.
+    let (plugins, _dispatcher) =
+        crate::plugin::start(&config, &store).context("cannot start the plugin dispatcher")?;
     let rocket = crate::web::build(store, config.clone())?;
+    let rocket = rocket.manage(plugins);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("oxidesk-web")
