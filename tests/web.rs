@@ -1077,3 +1077,91 @@ fn static_assets_are_embedded_and_cached() {
         Status::NotFound
     );
 }
+
+/// Every queue reads through an index in its own order (no full scan, no
+/// sort of the whole queue). Runs on the test desk, and on a big database
+/// when OXIDESK_EXPLAIN_DB names one (timings printed).
+#[test]
+fn queue_queries_use_their_indexes() {
+    use oxidesk::store::queues::{page_sql, Filters, Queue, Scope, Sort};
+    let d = desk();
+    let big = std::env::var("OXIDESK_EXPLAIN_DB").ok();
+    let store = match &big {
+        Some(path) => Store::open(&StoreOptions::new(path)).unwrap(),
+        None => d.store.clone(),
+    };
+    let conn = store.conn().unwrap();
+    let (admin, agent) = match &big {
+        Some(_) => {
+            let a: i64 = conn
+                .query_row("SELECT id FROM staff WHERE is_admin = 1 LIMIT 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let g: i64 = conn
+                .query_row("SELECT staff_id FROM staff_departments LIMIT 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            (StaffId(a), StaffId(g))
+        }
+        None => (d.admin, d.alice),
+    };
+    for scope in [
+        Scope {
+            staff: admin,
+            admin: true,
+        },
+        Scope {
+            staff: agent,
+            admin: false,
+        },
+    ] {
+        for queue in [
+            Queue::Open,
+            Queue::Mine,
+            Queue::Unassigned,
+            Queue::Overdue,
+            Queue::Answered,
+            Queue::Closed,
+            Queue::Department(DepartmentId(1)),
+        ] {
+            let (sql, args) = page_sql(scope, queue, &Filters::default(), Sort::default(), 51, 0);
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args.clone()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let text = plan.join(" | ");
+            let t0 = std::time::Instant::now();
+            let n = conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args), |_| Ok(()))
+                .unwrap()
+                .count();
+            if big.is_some() {
+                eprintln!(
+                    "{queue:?} admin={} rows={n} {:?}\n    {text}",
+                    scope.admin,
+                    t0.elapsed()
+                );
+            }
+            assert!(
+                !text.contains("SCAN t\u{20}") || text.contains("USING"),
+                "{queue:?}: {text}"
+            );
+            assert!(
+                !text.contains("SCAN t |") && !text.ends_with("SCAN t"),
+                "{queue:?}: {text}"
+            );
+            assert!(
+                !text.contains("TEMP B-TREE"),
+                "{queue:?} sorts the whole queue: {text}"
+            );
+        }
+    }
+}
