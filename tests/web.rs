@@ -1172,3 +1172,160 @@ fn queue_queries_use_their_indexes() {
         }
     }
 }
+
+/// `oxidesk staff add|list|passwd` through the real binary.
+#[test]
+fn staff_commands() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(
+        &[
+            "staff",
+            "add",
+            "dina@desk.test",
+            "--name",
+            "Dina",
+            "--admin",
+            "--password-stdin",
+        ],
+        "dinas long password\n",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        &[
+            "staff",
+            "add",
+            "dina@desk.test",
+            "--name",
+            "Dina",
+            "--password-stdin",
+        ],
+        "dinas long password\n",
+    );
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = run(
+        &[
+            "staff",
+            "add",
+            "eve@desk.test",
+            "--name",
+            "Eve",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!ok && out.contains("at least"), "{out}");
+    let (ok, out) = run(&["staff", "list"], "");
+    assert!(
+        ok && out.contains("dina@desk.test") && out.contains("admin"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        &["staff", "passwd", "dina@desk.test", "--password-stdin"],
+        "a brand new password\n",
+    );
+    assert!(ok, "{out}");
+    let store = Store::open(&StoreOptions::new(&db)).unwrap();
+    let conn = store.conn().unwrap();
+    let hash: String = conn
+        .query_row(
+            "SELECT password_hash FROM staff WHERE email = 'dina@desk.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(auth::verify_password("a brand new password", &hash));
+    let (ok, out) = run(
+        &["staff", "passwd", "nobody@desk.test", "--password-stdin"],
+        "a brand new password\n",
+    );
+    assert!(!ok && out.contains("no staff account"), "{out}");
+}
+
+/// `oxidesk serve` from an empty directory: first-run admin on stdout,
+/// healthy on the port it was given, and a clean exit on SIGTERM.
+#[test]
+fn serve_first_run_and_graceful_shutdown() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .current_dir(dir.path())
+        .env("OXIDESK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OXIDESK_ADMIN_EMAIL", "boss@desk.test")
+        .env_remove("OXIDESK_DB")
+        .env_remove("OXIDESK_CONFIG")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("listening") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
+    assert!(
+        printed.contains("boss@desk.test") && printed.contains("/login"),
+        "{printed}"
+    );
+    assert!(dir.path().join("oxidesk.db").exists());
+    // /healthz over a real socket.
+    let mut body = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s.read_to_string(&mut body).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        body.starts_with("HTTP/1.1 200") && body.contains("\"database\":\"ok\""),
+        "{body}"
+    );
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit:?} on SIGTERM");
+}
