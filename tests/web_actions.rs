@@ -128,7 +128,10 @@ fn reply_with_attachment_note_and_property_changes() {
         Some("nosniff")
     );
     assert_eq!(body(r), "pull the pin");
-    // Safe images may show inline.
+    // Safe images show inline, through the very URL the page uses.
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    let thumb = format!("/attachments/{}?inline=true", d.attachment);
+    assert!(page.contains(&format!("<img src=\"{thumb}\"")), "{page}");
     let r = alice
         .get(format!("/attachments/{}?inline=true", d.attachment))
         .dispatch();
