@@ -1,10 +1,82 @@
+//! `oxidesk serve`: the web server (staff UI, and what other areas mount).
+
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use super::Context;
+use crate::store::{staff, Store};
+use crate::web::auth;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address and port to listen on (overrides server.listen).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+}
 
-pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("serve is not available in this build yet")
+/// When no staff exist, create an administrator with a one-time password
+/// (changed at first sign-in). Returns the address and password.
+pub fn first_run_admin(store: &Store) -> anyhow::Result<Option<(String, String)>> {
+    let conn = store.conn()?;
+    if staff::count(&conn)? > 0 {
+        return Ok(None);
+    }
+    let email = std::env::var("OXIDESK_ADMIN_EMAIL")
+        .ok()
+        .map(|e| e.trim().to_string())
+        .filter(|e| e.contains('@'))
+        .unwrap_or_else(|| "admin@localhost".to_string());
+    let password = auth::random_password();
+    let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let id = staff::create(&conn, &email, "Administrator", &hash, true, true)?;
+    // The first administrator works in the default department.
+    for d in staff::list_departments(&conn)? {
+        staff::set_membership(&conn, id, d.id, true)?;
+    }
+    Ok(Some((email, password)))
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = ctx.config.clone();
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let store = ctx.open_store().with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config.database.path.display()
+        )
+    })?;
+    let base = if config.server.base_url.trim().is_empty() {
+        format!("http://{}", config.server.listen)
+    } else {
+        config.server.base_url.trim_end_matches('/').to_string()
+    };
+    if let Some((email, password)) = first_run_admin(&store)? {
+        println!("No staff accounts existed, so an administrator was created.");
+        println!("  Sign in at: {base}/login");
+        println!("  Email:      {email}");
+        println!(
+            "  Password:   {password}   (one-time: you will choose your own at first sign-in)"
+        );
+    }
+    let rocket = crate::web::build(store, config.clone())?;
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oxidesk-web")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    println!("Oxidesk is listening on {base}");
+    tracing::info!(listen = %config.server.listen, "serving");
+    runtime.block_on(async move {
+        rocket
+            .launch()
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("the web server stopped: {e}"))
+    })?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
 }

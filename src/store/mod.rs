@@ -28,9 +28,19 @@ pub fn now() -> i64 {
 
 pub mod api_keys;
 pub mod attachments;
+pub mod bans;
+pub mod canned;
 pub mod customers;
 pub mod entries;
 pub mod health;
+pub mod healthz;
+pub mod locks;
+pub mod queues;
 pub mod raw_messages;
+pub mod search;
+pub mod sessions;
+pub mod staff;
+pub mod ticket_page;
 pub mod ticket_refs;
+pub mod ticket_removal;
 pub mod tickets;

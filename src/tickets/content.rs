@@ -156,11 +156,17 @@ fn clean_filename(name: &str) -> String {
 /// A plausible email address: something@something, no spaces, not too long.
 pub(crate) fn validate_email(email: &str) -> Result<String, TicketError> {
     let email = email.trim();
+    // Spaces are allowed only inside a quoted local part
+    // ("power quadrant system"@example.com is a valid address).
     let ok = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .rsplit_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        && !email.chars().any(char::is_control)
+        && email.rsplit_once('@').is_some_and(|(local, domain)| {
+            let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.chars().any(char::is_whitespace)
+                && (quoted || !local.chars().any(char::is_whitespace))
+        });
     if ok {
         Ok(email.to_string())
     } else {
@@ -205,5 +211,7 @@ mod tests {
         assert!(validate_email("no-at").is_err());
         assert!(validate_email("a b@c").is_err());
         assert!(validate_email("@c").is_err());
+        assert!(validate_email("\"power quadrant system\"@example.com").is_ok());
+        assert!(validate_email("a@b c").is_err());
     }
 }

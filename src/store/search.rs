@@ -1,0 +1,127 @@
+//! Full-text search over subjects, thread bodies and customer addresses
+//! (the FTS5 tables of 0001), scoped to the viewer, with snippets.
+//!
+//! Two phases keep it fast on big databases: candidates come newest first
+//! from each FTS index with a cap, and snippets are computed only for the
+//! page that is shown.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::queues::{queue_row, QueueRow, Scope, ROW_COLS, ROW_JOINS};
+use super::{Context, StoreResult};
+use crate::model::TicketId;
+
+/// Marks around matched words in snippets; the web layer escapes the text
+/// and turns them into `<mark>`.
+pub const MARK_START: char = '\u{2}';
+pub const MARK_END: char = '\u{3}';
+
+/// How many candidates each index yields before scoping.
+const CANDIDATES: i64 = 400;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    #[serde(flatten)]
+    pub row: QueueRow,
+    /// Which field matched: subject, body or email.
+    pub field: String,
+    pub snippet: String,
+}
+
+/// Turn what the user typed into an FTS5 query: every word quoted (so
+/// operators and punctuation are literal), all words required, the last
+/// one as a prefix.
+pub fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .take(12)
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let mut q = words.join(" ");
+    q.push('*');
+    Some(q)
+}
+
+pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> StoreResult<Vec<Hit>> {
+    let Some(q) = fts_query(input) else {
+        return Ok(Vec::new());
+    };
+    let what = || format!("searching for {input:?}");
+    // Phase 1: candidate (ticket, field, fts rowid), newest first per index.
+    let sql = format!(
+        "WITH hits(ticket_id, field, fts_rowid) AS (
+            SELECT * FROM (SELECT rowid, 'subject', rowid FROM tickets_fts
+                           WHERE tickets_fts MATCH ?2 ORDER BY rowid DESC LIMIT {CANDIDATES})
+            UNION ALL
+            SELECT e.ticket_id, 'body', f.id FROM
+                (SELECT rowid AS id FROM entries_fts WHERE entries_fts MATCH ?2
+                 ORDER BY rowid DESC LIMIT {CANDIDATES}) f
+                JOIN entries e ON e.id = f.id
+            UNION ALL
+            SELECT t2.id, 'email', f.id FROM
+                (SELECT rowid AS id FROM identities_fts WHERE identities_fts MATCH ?2
+                 ORDER BY rowid DESC LIMIT {CANDIDATES}) f
+                JOIN customer_identities ci ON ci.id = f.id
+                JOIN tickets t2 ON t2.customer_id = ci.customer_id
+        )
+        SELECT t.id, h.field, h.fts_rowid FROM hits h JOIN tickets t ON t.id = h.ticket_id
+        WHERE t.is_spam = 0 AND {}
+        ORDER BY t.updated_at DESC, t.id DESC,
+                 CASE h.field WHEN 'subject' THEN 0 WHEN 'body' THEN 1 ELSE 2 END",
+        scope.sql(1)
+    );
+    let mut stmt = conn.prepare_cached(&sql).ctx(what)?;
+    let all: Vec<(TicketId, String, i64)> = stmt
+        .query_map(params![scope.staff, q], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .ctx(what)?
+        .collect::<Result<_, _>>()
+        .ctx(what)?;
+    // One hit per ticket: the best field (rows come best first).
+    let mut candidates: Vec<(TicketId, String, i64)> = Vec::new();
+    for hit in all {
+        if candidates.len() as i64 >= limit {
+            break;
+        }
+        if !candidates.iter().any(|c| c.0 == hit.0) {
+            candidates.push(hit);
+        }
+    }
+    // Phase 2: the rows and their snippets.
+    let row_sql = format!("SELECT {ROW_COLS} FROM tickets t {ROW_JOINS} WHERE t.id = ?1");
+    let mut out = Vec::with_capacity(candidates.len());
+    for (id, field, fts_rowid) in candidates {
+        let Some(row) = conn
+            .prepare_cached(&row_sql)
+            .and_then(|mut s| s.query_row([id], queue_row).optional())
+            .ctx(what)?
+        else {
+            continue;
+        };
+        let (table, column) = match field.as_str() {
+            "body" => ("entries_fts", 0),
+            "email" => ("identities_fts", 0),
+            _ => ("tickets_fts", 0),
+        };
+        let snip_sql = format!(
+            "SELECT snippet({table}, {column}, char(2), char(3), '…', 16) FROM {table}
+             WHERE {table} MATCH ?1 AND rowid = ?2"
+        );
+        let snippet: Option<String> = conn
+            .prepare_cached(&snip_sql)
+            .and_then(|mut s| s.query_row(params![q, fts_rowid], |r| r.get(0)).optional())
+            .ctx(what)?;
+        out.push(Hit {
+            row,
+            field,
+            snippet: snippet.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,131 @@
+//! Turning stored content into safe HTML for staff pages.
+//!
+//! Mail HTML was sanitised at intake; it is cleaned again here with
+//! ammonia's strict defaults (no scripts, styles or event handlers), so a
+//! row written by any other path can never inject markup. Inline `cid:`
+//! images point at the attachment URLs; remote images are blocked by the
+//! page's Content-Security-Policy.
+
+use crate::store::search::{MARK_END, MARK_START};
+use crate::store::ticket_page::AttachmentMeta;
+
+/// Escape text for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The attachment URL for staff.
+pub fn attachment_url(id: crate::model::AttachmentId) -> String {
+    format!("/attachments/{id}")
+}
+
+/// Sanitised HTML of a mail body, with `cid:` references rewritten.
+pub fn mail_html(html: &str, attachments: &[AttachmentMeta]) -> String {
+    let mut html = html.to_string();
+    for a in attachments {
+        if let Some(cid) = &a.content_id {
+            let cid = cid.trim().trim_start_matches('<').trim_end_matches('>');
+            if !cid.is_empty() {
+                html = html.replace(
+                    &format!("cid:{cid}"),
+                    &format!("{}?inline=1", attachment_url(a.id)),
+                );
+            }
+        }
+    }
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .url_relative(ammonia::UrlRelative::PassThrough)
+        .clean(&html)
+        .to_string()
+}
+
+/// A search snippet with its match marks turned into `<mark>`, everything
+/// else escaped.
+pub fn highlight(snippet: &str) -> String {
+    escape(snippet)
+        .replace(MARK_START, "<mark>")
+        .replace(MARK_END, "</mark>")
+}
+
+/// Image types a browser may show inline without risk (no SVG: it can
+/// carry script).
+pub fn is_safe_inline_image(mime: &str) -> bool {
+    matches!(
+        mime.to_ascii_lowercase().as_str(),
+        "image/png" | "image/jpeg" | "image/jpg" | "image/gif" | "image/webp" | "image/bmp"
+    )
+}
+
+/// A file name safe for a Content-Disposition header (RFC 6266 with an
+/// ASCII fallback and the UTF-8 name percent-encoded).
+pub fn content_disposition(kind: &str, filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " ._-()[]".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let ascii = if ascii.trim().is_empty() {
+        "attachment".to_string()
+    } else {
+        ascii
+    };
+    let encoded =
+        percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_html_is_cleaned_and_cids_rewritten() {
+        let atts = vec![AttachmentMeta {
+            id: crate::model::AttachmentId(7),
+            entry_id: crate::model::EntryId(1),
+            filename: "a.png".into(),
+            mime_type: "image/png".into(),
+            size: 1,
+            inline: true,
+            content_id: Some("<img1@x>".into()),
+        }];
+        let out = mail_html(
+            "<p onclick=\"x()\">Hi<script>alert(1)</script><img src=\"cid:img1@x\"></p>",
+            &atts,
+        );
+        assert!(!out.contains("script") && !out.contains("onclick"), "{out}");
+        assert!(out.contains("/attachments/7?inline=1"), "{out}");
+    }
+
+    #[test]
+    fn snippets_escape_everything_but_marks() {
+        assert_eq!(
+            highlight("a <b> \u{2}word\u{3}"),
+            "a &lt;b&gt; <mark>word</mark>"
+        );
+    }
+
+    #[test]
+    fn disposition_is_header_safe() {
+        let d = content_disposition("attachment", "фото \"x\".png\r\n");
+        assert!(!d.contains('\r') && !d.contains('\n'));
+        assert!(d.starts_with("attachment; filename=\""));
+    }
+}

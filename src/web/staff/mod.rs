@@ -1,0 +1,79 @@
+//! The staff UI: one file per page or resource; this module lists their
+//! routes and builds what every page shares (navigation counts, the
+//! signed-in agent, the CSRF token, language and direction).
+
+pub mod account;
+pub mod actions;
+pub mod bulk;
+pub mod canned;
+pub mod login;
+pub mod queues;
+pub mod ticket;
+
+use rocket::response::content::RawHtml;
+use rocket::Route;
+
+use super::auth::StaffSession;
+use super::templates::Templates;
+use super::{db, i18n, WebError};
+use crate::store::{queues as q, settings, Store};
+
+pub fn routes() -> Vec<Route> {
+    let mut r = Vec::new();
+    r.extend(login::routes());
+    r.extend(account::routes());
+    r.extend(queues::routes());
+    r.extend(ticket::routes());
+    r.extend(actions::routes());
+    r.extend(bulk::routes());
+    r.extend(canned::routes());
+    r
+}
+
+/// The context every signed-in page starts from.
+pub async fn page(
+    store: &Store,
+    me: &StaffSession,
+    active: &str,
+) -> Result<tera::Context, WebError> {
+    let scope = me.scope();
+    let (counts, helpdesk) = db(store, move |c| {
+        Ok((
+            q::counts(c, scope)?,
+            settings::get_or(c, "helpdesk.name", "Oxidesk")?,
+        ))
+    })
+    .await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("lang", &me.lang);
+    ctx.insert("dir", i18n::dir(&me.lang));
+    ctx.insert("csrf", &me.csrf);
+    ctx.insert(
+        "me",
+        &serde_json::json!({
+            "id": me.staff_id, "name": me.name, "email": me.email, "is_admin": me.is_admin,
+        }),
+    );
+    ctx.insert("counts", &counts);
+    ctx.insert("helpdesk", &helpdesk);
+    ctx.insert("active", active);
+    Ok(ctx)
+}
+
+pub fn render(
+    templates: &Templates,
+    name: &str,
+    ctx: &tera::Context,
+) -> Result<RawHtml<String>, WebError> {
+    templates
+        .render(name, ctx)
+        .map_err(|_| WebError::Internal(format!("rendering {name} failed")))
+}
+
+/// Only local paths are followed after sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}

@@ -1,0 +1,233 @@
+//! The ticket page, attachment downloads, and the small JSON endpoints the
+//! page script uses for reply locks and "the thread changed" checks.
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::response::content::RawHtml;
+use rocket::response::{self, Responder};
+use rocket::serde::json::Json;
+use rocket::{get, post, routes, Request, Response, Route, State};
+
+use super::{page, render};
+use crate::model::{AttachmentId, TicketId};
+use crate::store::queues::{self as q, Scope};
+use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
+use crate::store::{canned, locks, staff, Store};
+use crate::web::auth::StaffSession;
+use crate::web::render::{content_disposition, is_safe_inline_image, mail_html};
+use crate::web::templates::Templates;
+use crate::web::{db, WebError};
+
+/// How long a reply lock lives without renewal (the page renews it while
+/// the agent types).
+pub const LOCK_SECS: i64 = 120;
+
+pub fn routes() -> Vec<Route> {
+    routes![show, attachment, lock, unlock, state]
+}
+
+/// Load a ticket within the viewer's scope; anything else is a 404.
+pub async fn scoped(store: &Store, scope: Scope, id: i64) -> Result<TicketHead, WebError> {
+    db(store, move |c| tp::head(c, scope, TicketId(id)))
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+#[get("/tickets/<id>")]
+async fn show(
+    store: &State<Store>,
+    templates: &State<Templates>,
+    me: StaffSession,
+    id: i64,
+) -> Result<RawHtml<String>, WebError> {
+    let scope = me.scope();
+    let head = scoped(store, scope, id).await?;
+    let (tid, customer, staff_id) = (head.row.id, head.customer_id, me.staff_id);
+    let (thread, events, panel, lock, staff_list, departments, priorities, canned) =
+        db(store, move |c| {
+            Ok((
+                tp::thread(c, tid)?,
+                tp::events(c, tid)?,
+                tp::customer_panel(c, scope, customer, tid)?,
+                locks::current(c, tid)?,
+                staff::list_active(c)?,
+                staff::list_departments(c)?,
+                q::priorities(c)?,
+                canned::list_for(c, staff_id)?,
+            ))
+        })
+        .await?;
+    let last_entry = thread.last().map_or(0, |e| e.id.0);
+    let entries: Vec<serde_json::Value> = thread
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            if let Some(h) = &e.body_html {
+                v["html"] = serde_json::Value::String(mail_html(h, &e.attachments));
+            }
+            // Inline images referenced from the HTML are not listed again.
+            let listed: Vec<&AttachmentMeta> = e
+                .attachments
+                .iter()
+                .filter(|a| !(a.inline && e.body_html.is_some() && a.content_id.is_some()))
+                .collect();
+            v["listed"] = serde_json::to_value(&listed).unwrap_or_default();
+            v["images"] = serde_json::to_value(
+                listed
+                    .iter()
+                    .filter(|a| is_safe_inline_image(&a.mime_type))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default();
+            v
+        })
+        .collect();
+    // Canned responses with this ticket's variables filled in.
+    let customer_name = panel
+        .as_ref()
+        .map(|p| p.name.clone())
+        .filter(|n| !n.is_empty())
+        .or_else(|| head.row.customer_email.clone())
+        .unwrap_or_default();
+    let canned: Vec<serde_json::Value> = canned
+        .into_iter()
+        .map(|c| {
+            let body = fill_variables(&c.body, &customer_name, &head.row.number, &me.name);
+            serde_json::json!({"id": c.id, "title": c.title, "body": body, "shared": c.shared})
+        })
+        .collect();
+    let mut ctx = page(store, &me, "ticket").await?;
+    ctx.insert("t", &head);
+    ctx.insert("entries", &entries);
+    ctx.insert("events", &events);
+    ctx.insert("customer", &panel);
+    ctx.insert("lock", &lock.filter(|l| l.staff_id != me.staff_id));
+    ctx.insert("last_entry", &last_entry);
+    ctx.insert("staff", &staff_list);
+    ctx.insert("departments", &departments);
+    ctx.insert("priorities", &priorities);
+    ctx.insert("statuses", &crate::model::Status::ALL);
+    ctx.insert("canned", &canned);
+    ctx.insert("lock_secs", &LOCK_SECS);
+    render(templates, "staff/ticket.html", &ctx)
+}
+
+/// `{customer_name}`, `{ticket_number}`, `{agent_name}` in canned text.
+pub fn fill_variables(body: &str, customer: &str, number: &str, agent: &str) -> String {
+    body.replace("{customer_name}", customer)
+        .replace("{ticket_number}", number)
+        .replace("{agent_name}", agent)
+}
+
+pub struct Download {
+    meta: AttachmentMeta,
+    data: Vec<u8>,
+    inline: bool,
+}
+
+impl<'r> Responder<'r, 'static> for Download {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        // Shown inline only when asked and safe; everything else downloads
+        // as an opaque file.
+        let (kind, ctype) = if self.inline && is_safe_inline_image(&self.meta.mime_type) {
+            (
+                "inline",
+                ContentType::parse_flexible(&self.meta.mime_type).unwrap_or(ContentType::Binary),
+            )
+        } else {
+            ("attachment", ContentType::Binary)
+        };
+        Response::build()
+            .header(ctype)
+            .header(Header::new(
+                "Content-Disposition",
+                content_disposition(kind, &self.meta.filename),
+            ))
+            .header(Header::new("X-Content-Type-Options", "nosniff"))
+            .header(Header::new("Cache-Control", "private, max-age=3600"))
+            .header(Header::new(
+                "Content-Security-Policy",
+                "default-src 'none'; sandbox",
+            ))
+            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
+            .ok()
+    }
+}
+
+#[get("/attachments/<id>?<inline>")]
+async fn attachment(
+    store: &State<Store>,
+    me: StaffSession,
+    id: i64,
+    inline: Option<bool>,
+) -> Result<Download, WebError> {
+    let scope = me.scope();
+    let (meta, data) = db(store, move |c| tp::attachment(c, scope, AttachmentId(id)))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Download {
+        meta,
+        data,
+        inline: inline.unwrap_or(false),
+    })
+}
+
+#[derive(serde::Serialize)]
+pub struct TicketState {
+    /// Someone else holds the reply lock.
+    locked_by: Option<String>,
+    /// Whether this agent holds it now.
+    mine: bool,
+    last_entry: i64,
+}
+
+/// Take or renew the reply lock (the page calls this while composing).
+#[post("/tickets/<id>/lock")]
+async fn lock(
+    store: &State<Store>,
+    me: StaffSession,
+    id: i64,
+) -> Result<Json<TicketState>, WebError> {
+    let head = scoped(store, me.scope(), id).await?;
+    let (tid, sid) = (head.row.id, me.staff_id);
+    let (holder, last_entry) = db(store, move |c| {
+        Ok((
+            locks::acquire(c, tid, sid, LOCK_SECS)?,
+            tp::last_entry_id(c, tid)?,
+        ))
+    })
+    .await?;
+    let mine = holder.as_ref().is_some_and(|l| l.staff_id == sid);
+    Ok(Json(TicketState {
+        locked_by: holder.filter(|l| l.staff_id != sid).map(|l| l.staff_name),
+        mine,
+        last_entry,
+    }))
+}
+
+#[post("/tickets/<id>/unlock")]
+async fn unlock(store: &State<Store>, me: StaffSession, id: i64) -> Result<Status, WebError> {
+    let head = scoped(store, me.scope(), id).await?;
+    let (tid, sid) = (head.row.id, me.staff_id);
+    db(store, move |c| locks::release(c, tid, sid)).await?;
+    Ok(Status::NoContent)
+}
+
+/// The lock holder and newest entry, without taking the lock.
+#[get("/tickets/<id>/state")]
+async fn state(
+    store: &State<Store>,
+    me: StaffSession,
+    id: i64,
+) -> Result<Json<TicketState>, WebError> {
+    let head = scoped(store, me.scope(), id).await?;
+    let (tid, sid) = (head.row.id, me.staff_id);
+    let (holder, last_entry) = db(store, move |c| {
+        Ok((locks::current(c, tid)?, tp::last_entry_id(c, tid)?))
+    })
+    .await?;
+    Ok(Json(TicketState {
+        mine: holder.as_ref().is_some_and(|l| l.staff_id == sid),
+        locked_by: holder.filter(|l| l.staff_id != sid).map(|l| l.staff_name),
+        last_entry,
+    }))
+}

@@ -1,0 +1,139 @@
+//! Tera templates, embedded from `assets/templates/` and loaded into one
+//! Tera instance at start. `foo.html.tera` is registered as `foo.html`, so
+//! Tera escapes it as HTML.
+
+use std::collections::HashMap;
+
+use rocket::http::Status;
+use rocket::response::content::RawHtml;
+use rust_embed::RustEmbed;
+use tera::{Tera, Value};
+
+use super::{assets, i18n};
+
+#[derive(RustEmbed)]
+#[folder = "assets/templates/"]
+#[include = "*.tera"]
+struct Files;
+
+pub struct Templates {
+    pub tera: Tera,
+}
+
+impl Templates {
+    pub fn load() -> Result<Templates, tera::Error> {
+        let mut tera = Tera::default();
+        let mut raw: Vec<(String, String)> = Vec::new();
+        for name in Files::iter() {
+            let Some(file) = Files::get(&name) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&file.data).into_owned();
+            raw.push((name.trim_end_matches(".tera").to_string(), text));
+        }
+        tera.add_raw_templates(raw)?;
+        tera.register_function("t", i18n::TeraT);
+        tera.register_function("asset", |args: &HashMap<String, Value>| {
+            let path = args
+                .get("path")
+                .and_then(Value::as_str)
+                .ok_or_else(|| tera::Error::msg("asset() needs path=\"...\""))?;
+            Ok(Value::String(assets::asset_url(path)))
+        });
+        tera.register_filter("datetime", datetime);
+        tera.register_filter("ago", ago);
+        tera.register_filter("filesize", filesize);
+        tera.register_filter("dtlocal", dtlocal);
+        tera.register_filter("trunc", trunc);
+        Ok(Templates { tera })
+    }
+
+    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<RawHtml<String>, Status> {
+        self.tera.render(name, ctx).map(RawHtml).map_err(|e| {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(": ");
+                msg.push_str(&s.to_string());
+                src = s.source();
+            }
+            tracing::error!(template = name, error = %msg, "rendering a page failed");
+            Status::InternalServerError
+        })
+    }
+}
+
+fn as_ts(v: &Value) -> Option<i64> {
+    v.as_i64()
+}
+
+/// `ts | datetime` → "2026-11-23 14:05" (UTC).
+fn datetime(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(ts) = as_ts(v) else {
+        return Ok(Value::String(String::new()));
+    };
+    Ok(Value::String(
+        chrono::DateTime::from_timestamp(ts, 0)
+            .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+/// `ts | ago(lang=lang)` → "5 min", "3 h", "2 d" (short, for dense tables).
+fn ago(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(ts) = as_ts(v) else {
+        return Ok(Value::String(String::new()));
+    };
+    let lang = args.get("lang").and_then(Value::as_str).unwrap_or("en");
+    let d = crate::store::now() - ts;
+    let future = d < 0;
+    let d = d.abs();
+    let (n, key) = if d < 60 {
+        (d, "time.seconds")
+    } else if d < 3600 {
+        (d / 60, "time.minutes")
+    } else if d < 86400 {
+        (d / 3600, "time.hours")
+    } else {
+        (d / 86400, "time.days")
+    };
+    let amount = i18n::t(lang, key, &[("n", n.to_string())]);
+    let key = if future { "time.in" } else { "time.ago" };
+    Ok(Value::String(i18n::t(lang, key, &[("t", amount)])))
+}
+
+fn filesize(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let n = v.as_f64().unwrap_or(0.0);
+    let s = if n < 1024.0 {
+        format!("{n} B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.0} KB", n / 1024.0)
+    } else {
+        format!("{:.1} MB", n / 1024.0 / 1024.0)
+    };
+    Ok(Value::String(s))
+}
+
+/// `ts | dtlocal` → "2026-11-23T14:05", the value of a datetime-local input.
+fn dtlocal(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(ts) = as_ts(v) else {
+        return Ok(Value::String(String::new()));
+    };
+    Ok(Value::String(
+        chrono::DateTime::from_timestamp(ts, 0)
+            .map(|d| d.format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+/// `s | trunc(length=80)`: at most that many characters, with "…".
+fn trunc(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let s = v.as_str().unwrap_or("");
+    let n = args.get("length").and_then(Value::as_u64).unwrap_or(80) as usize;
+    if s.chars().count() <= n {
+        return Ok(Value::String(s.to_string()));
+    }
+    let mut out: String = s.chars().take(n).collect();
+    out.push('…');
+    Ok(Value::String(out))
+}
