@@ -88,6 +88,17 @@ pub struct SmtpConfig {
     /// Default From address and name for outgoing mail.
     pub from_address: String,
     pub from_name: String,
+    /// How long to wait for the server at each step of a delivery (s).
+    pub timeout_seconds: u64,
+    /// First retry delay after a temporary failure; it doubles each time (s).
+    pub retry_base_seconds: u64,
+    /// Longest delay between two attempts (s).
+    pub retry_max_seconds: u64,
+    /// A message still undelivered this long after it was queued fails (h).
+    pub give_up_hours: u64,
+    /// How often the worker in `serve` looks for mail queued by other
+    /// processes, such as the mail pipe (s).
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +152,11 @@ impl Default for SmtpConfig {
             sendmail_path: "/usr/sbin/sendmail".into(),
             from_address: String::new(),
             from_name: String::new(),
+            timeout_seconds: 30,
+            retry_base_seconds: 60,
+            retry_max_seconds: 6 * 3600,
+            give_up_hours: 72,
+            poll_seconds: 5,
         }
     }
 }

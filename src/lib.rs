@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod mail;
 pub mod model;
+pub mod plugin;
 pub mod store;
 pub mod tickets;
 pub mod web;

@@ -16,6 +16,7 @@ pub mod dev;
 pub mod migrate;
 pub mod outbox;
 pub mod pipe;
+pub mod plugins;
 pub mod quarantine;
 pub mod serve;
 pub mod staff;
@@ -78,6 +79,8 @@ pub enum Command {
     /// Developer tools (seeding test data).
     #[command(subcommand)]
     Dev(dev::Command),
+    /// Plugins: list them, run their queue once, delivery log, spam release.
+    Plugins(plugins::Args),
 }
 
 /// Version string with the git commit the binary was built from.
@@ -116,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         config.database.path = db;
     }
     init_logging(&config);
+    crate::mail::send::configure(&config);
     let ctx = Context { config };
     let result = match cli.command {
         Command::Serve(a) => serve::run(&ctx, a),
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Outbox(c) => outbox::run(&ctx, c),
         Command::Check(a) => check::run(&ctx, a),
         Command::Dev(c) => dev::run(&ctx, c),
+        Command::Plugins(a) => plugins::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

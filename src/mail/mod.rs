@@ -2,4 +2,5 @@
 //! and knows nothing of tickets or SQL; `send` owns outbound delivery.
 
 pub mod parse;
+pub mod quote;
 pub mod send;

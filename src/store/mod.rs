@@ -10,9 +10,15 @@ pub use error::Context;
 mod migrations;
 mod pool;
 
+pub mod backup;
 pub mod events;
+pub mod mail_facts;
+pub mod mail_templates;
+pub mod outbox;
+pub mod plugins;
 pub mod seed;
 pub mod settings;
+pub mod spam;
 
 pub use error::{StoreError, StoreResult};
 pub use migrations::{pending_migrations, schema_version, Migration, MIGRATIONS_DIR};

@@ -97,6 +97,7 @@ impl Store {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
             if opts.migrate {
+                super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
         }

@@ -92,6 +92,10 @@ pub enum TicketEvent {
     MarkedSpam {
         ticket: TicketId,
     },
+    /// An admin released a ticket wrongly marked as spam.
+    SpamReleased {
+        ticket: TicketId,
+    },
     Overdue {
         ticket: TicketId,
     },
@@ -111,6 +115,7 @@ impl TicketEvent {
             | TicketEvent::DueChanged { ticket, .. }
             | TicketEvent::Merged { ticket, .. }
             | TicketEvent::MarkedSpam { ticket }
+            | TicketEvent::SpamReleased { ticket }
             | TicketEvent::Overdue { ticket } => ticket,
         }
     }
@@ -129,6 +134,7 @@ impl TicketEvent {
             TicketEvent::DueChanged { .. } => "due_changed",
             TicketEvent::Merged { .. } => "merged",
             TicketEvent::MarkedSpam { .. } => "marked_spam",
+            TicketEvent::SpamReleased { .. } => "spam_released",
             TicketEvent::Overdue { .. } => "overdue",
         }
     }

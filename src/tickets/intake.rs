@@ -6,6 +6,8 @@
 //! a failed delivery the MTA retries leaves no trace, and a redelivery of a
 //! stored message (same dedupe key) is recognised and stored once.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::content::{Body, MailInfo, NewAttachment};
@@ -15,6 +17,7 @@ use super::{numbers, TicketError};
 use crate::config::Config;
 use crate::mail::parse::{self, Inbound};
 use crate::model::{RawMessageId, RawStatus, Source, Ticket, TicketId};
+use crate::plugin::{self, FilterOutcome, Registry};
 use crate::store::{self, raw_messages::NewRawRow, Store, StoreError};
 
 /// How the message reached us (kept on the raw message).
@@ -37,12 +40,17 @@ impl IntakeSource {
 pub struct IntakeOptions {
     /// Largest message accepted, in bytes.
     pub max_message_bytes: u64,
+    /// Plugins whose inbound filters see each message before it is filed.
+    pub plugins: Option<Arc<Registry>>,
 }
 
 impl IntakeOptions {
     pub fn from_config(config: &Config) -> IntakeOptions {
         IntakeOptions {
             max_message_bytes: config.mail.max_message_bytes,
+            // Only when some plugin is configured: the pipe stays lean.
+            plugins: (!config.plugins.is_empty())
+                .then(|| Arc::new(Registry::from_config(config, None))),
         }
     }
 }
@@ -70,6 +78,11 @@ pub enum IntakeOutcome {
         raw_id: RawMessageId,
         reason: String,
     },
+    /// An inbound filter (spam) refused it: no ticket; kept raw as rejected.
+    Rejected {
+        raw_id: RawMessageId,
+        reason: String,
+    },
 }
 
 impl IntakeOutcome {
@@ -80,6 +93,7 @@ impl IntakeOutcome {
             IntakeOutcome::Appended { .. } => "appended",
             IntakeOutcome::Duplicate { .. } => "duplicate",
             IntakeOutcome::Quarantined { .. } => "quarantined",
+            IntakeOutcome::Rejected { .. } => "rejected",
         }
     }
 
@@ -90,7 +104,7 @@ impl IntakeOutcome {
                 Some(number)
             }
             IntakeOutcome::Duplicate { number, .. } => number.as_deref(),
-            IntakeOutcome::Quarantined { .. } => None,
+            IntakeOutcome::Quarantined { .. } | IntakeOutcome::Rejected { .. } => None,
         }
     }
 
@@ -115,6 +129,9 @@ impl IntakeOutcome {
             }
             IntakeOutcome::Quarantined { raw_id, reason } => {
                 format!("quarantined as {raw_id} ({reason})")
+            }
+            IntakeOutcome::Rejected { raw_id, reason } => {
+                format!("rejected, kept as {raw_id} ({reason})")
             }
         }
     }
@@ -175,6 +192,14 @@ pub fn receive(
     let key = parse::dedupe_key(raw);
     // Parse before taking the write lock: decoding is the slow part.
     let parsed = parse::parse(raw);
+    // Inbound filters too: a plugin may take its time (up to its deadline).
+    let verdict = match (&parsed, &opts.plugins) {
+        (Ok(inbound), Some(plugins)) => {
+            Some(plugins.filter_inbound_with(&plugin::inbound_mail(inbound), Some(store)))
+        }
+        _ => None,
+    };
+    let rejected = verdict.as_ref().and_then(|v| v.reject.clone());
 
     let mut conn = store.conn()?;
     let mut tx = begin(&mut conn)?;
@@ -193,14 +218,19 @@ pub fn receive(
             message_id: message_id.as_deref(),
             data: raw,
             source: source.as_str(),
-            status: RawStatus::Quarantined,
-            error: None,
+            status: if rejected.is_some() {
+                RawStatus::Rejected
+            } else {
+                RawStatus::Quarantined
+            },
+            error: rejected.as_deref(),
             now: store::now(),
         },
     )?;
-    let outcome = match parsed {
-        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id)?,
-        Err(e) => quarantine(&tx, raw_id, &e.to_string())?,
+    let outcome = match (parsed, rejected) {
+        (_, Some(reason)) => IntakeOutcome::Rejected { raw_id, reason },
+        (Ok(inbound), None) => file_or_quarantine(&mut tx, inbound, raw_id, verdict.as_ref())?,
+        (Err(e), None) => quarantine(&tx, raw_id, &e.to_string())?,
     };
     tx.commit()
         .map_err(|e| StoreError::wrap("committing the message", e))?;
@@ -230,7 +260,7 @@ pub fn retry(store: &Store, raw_id: RawMessageId) -> Result<IntakeOutcome, Intak
     let mut conn = store.conn()?;
     let mut tx = begin(&mut conn)?;
     let outcome = match parsed {
-        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id)?,
+        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id, None)?,
         Err(e) => quarantine(&tx, raw_id, &e.to_string())?,
     };
     tx.commit()
@@ -262,11 +292,12 @@ fn file_or_quarantine(
     tx: &mut Transaction<'_>,
     inbound: Inbound,
     raw_id: RawMessageId,
+    verdict: Option<&FilterOutcome>,
 ) -> Result<IntakeOutcome, IntakeError> {
     let sp = tx
         .savepoint()
         .map_err(|e| StoreError::wrap("storing the message", e))?;
-    match file(&sp, inbound, raw_id) {
+    match file(&sp, inbound, raw_id, verdict) {
         Ok(outcome) => {
             sp.commit()
                 .map_err(|e| StoreError::wrap("storing the message", e))?;
@@ -281,11 +312,14 @@ fn file_or_quarantine(
 }
 
 /// Thread the message onto a ticket (or open one) and mark the raw message
-/// as filed.
+/// as filed. A new ticket follows the filters' verdict: spam is kept but
+/// marked (closed, hidden from queues, no auto-response), a reroute names
+/// its department.
 fn file(
     tx: &Connection,
     inbound: Inbound,
     raw_id: RawMessageId,
+    verdict: Option<&FilterOutcome>,
 ) -> Result<IntakeOutcome, TicketError> {
     let now = store::now();
     let email = super::content::validate_email(&inbound.from.email)?;
@@ -337,7 +371,28 @@ fn file(
             let mut new = NewTicket::new(Source::Email, email, name, inbound.subject, body);
             new.attachments = attachments;
             new.mail = Some(mail);
+            let spam = verdict.and_then(|v| v.spam.as_ref());
+            if let Some(v) = verdict {
+                new.suppress_auto_response |= v.suppress_auto_response();
+                new.department = match &v.department {
+                    Some(d) => store::plugins::department_by_name(tx, d)?,
+                    None => None,
+                };
+                if !v.tags.is_empty() {
+                    tracing::info!(tags = ?v.tags, "inbound filters tagged the message");
+                }
+            }
             let o = open_in(tx, &actor, new)?;
+            if let Some(spam) = spam {
+                super::mark_spam_in(tx, &Actor::System, o.ticket)?;
+                store::spam::withdraw_queued_mail(tx, o.ticket)?;
+                tracing::info!(
+                    ticket = %o.number,
+                    score = spam.score,
+                    "marked as spam: {}",
+                    spam.reason
+                );
+            }
             let outcome = IntakeOutcome::NewTicket {
                 ticket: o.ticket,
                 number: o.number,

@@ -6,15 +6,18 @@ mod change;
 mod content;
 mod error;
 pub mod intake;
+pub mod links;
 pub mod numbers;
 mod open;
 mod reply;
+pub mod spam;
 
 pub use change::*;
 pub use content::{Body, MailInfo, NewAttachment};
 pub use error::TicketError;
 pub use open::*;
 pub use reply::*;
+pub use spam::{release_spam, release_spam_in};
 
 use rusqlite::{Connection, TransactionBehavior};
 

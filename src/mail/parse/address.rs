@@ -55,7 +55,9 @@ fn split_list(s: &str) -> Vec<&str> {
                 b'>' => angle = false,
                 b'=' if b.get(i + 1) == Some(&b'?') => {
                     // Skip an encoded word whole: its text may hold commas.
-                    if let Some(end) = s[i + 2..].find("?=") {
+                    let rest = &b[i + 2..];
+                    let window = &rest[..rest.len().min(4096)];
+                    if let Some(end) = window.windows(2).position(|w| w == b"?=") {
                         let word = &s[i..i + 2 + end + 2];
                         if word.matches('?').count() >= 4 && !word.contains(char::is_whitespace) {
                             i += word.len();

@@ -141,6 +141,27 @@ fn extension_for(mime: &str) -> &'static str {
     }
 }
 
+/// A MIME type for a file known only by name (inline uuencode).
+fn mime_for_name(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "htm" | "html" => "text/html",
+        "pdf" => "application/pdf",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "zip" => "application/zip",
+        "doc" => "application/msword",
+        "xls" => "application/vnd.ms-excel",
+        _ => "application/octet-stream",
+    }
+}
+
 /// Splits a multipart body at `--boundary` lines: (parts, whether the
 /// closing `--boundary--` was seen, whether there was text before the first
 /// delimiter).
@@ -299,7 +320,16 @@ impl Walker {
         }
         let bytes = decode_cte(&info.cte, body);
         let label = info.ctype.get("charset").unwrap_or("");
-        let (mut text, note) = charset::decode(&bytes, label);
+        // A short undeclared body ("ТЕСТ") is too little for a detector;
+        // the message's undeclared header bytes come from the same client.
+        let context = if charset::for_label(label).is_none()
+            && bytes.iter().filter(|b| !b.is_ascii()).count() < 200
+        {
+            self.header_fallback
+        } else {
+            None
+        };
+        let (mut text, note) = charset::decode_with_fallback(&bytes, label, context);
         if let Some(w) = note.warning(&format!("{mime} part")) {
             self.warn(w);
         }
@@ -323,14 +353,9 @@ impl Walker {
                 "inline uuencoded file {:?} taken out of the text",
                 b.filename
             ));
-            let mime = if b.filename.to_ascii_lowercase().ends_with(".csv") {
-                "text/csv"
-            } else {
-                "application/octet-stream"
-            };
             self.attachments.push(InboundAttachment {
                 filename: sanitise_filename(&b.filename),
-                mime_type: mime.to_string(),
+                mime_type: mime_for_name(&b.filename).to_string(),
                 data: b.data,
                 inline: false,
                 content_id: None,
@@ -492,9 +517,14 @@ impl Walker {
             if name.is_empty() {
                 "Mail.eml".to_string()
             } else {
-                format!("{name}.eml")
+                name
             }
         });
+        let filename = if filename.to_ascii_lowercase().ends_with(".eml") {
+            filename
+        } else {
+            format!("{filename}.eml")
+        };
         self.attachments.push(InboundAttachment {
             filename,
             mime_type: "message/rfc822".to_string(),

@@ -32,7 +32,7 @@ impl Note {
         match self {
             Note::Clean => None,
             Note::Fallback { label, used } if label.is_empty() => {
-                Some(format!("{what}: undeclared 8-bit text read as {used}"))
+                Some(format!("{what}: no charset declared, read as {used}"))
             }
             Note::Fallback { label, used } => Some(format!(
                 "{what}: charset {label:?} did not fit, read as {used}"

@@ -56,8 +56,8 @@ fn header_name(line: &[u8]) -> Option<(usize, usize)> {
     (line.get(i) == Some(&b':')).then_some((end, i + 1))
 }
 
-/// Headers that, glued right after a digit at the end of another header's
-/// value (`Date: … +0200Received: from …`), start a new header.
+/// Headers that, glued right after a digit at the end of a Date value
+/// (`Date: … +0200Received: from …`), start a new header.
 const GLUE_REPAIR: [&[u8]; 6] = [
     b"Received:",
     b"Subject:",
@@ -155,8 +155,14 @@ fn finish<'a>(
 ) {
     let Some((name, s, e)) = cur else { return };
     let value = &raw[s..e];
-    // Repair `Date: … +0200Received: from …`.
-    for glued in GLUE_REPAIR {
+    // Repair `Date: … +0200Received: from …`. Only a Date value is
+    // searched: a date never contains a header name, free text might.
+    let glue_candidates: &[&[u8]] = if name.eq_ignore_ascii_case("Date") {
+        &GLUE_REPAIR
+    } else {
+        &[]
+    };
+    for glued in glue_candidates {
         if let Some(i) = find(value, glued) {
             if i > 0 && (value[i - 1].is_ascii_digit() || value[i - 1] == b')') {
                 headers.push(RawHeader {
@@ -303,6 +309,10 @@ pub(crate) fn decode_words(s: &str) -> (String, bool) {
     (out, fallback)
 }
 
+/// Longest encoded text accepted in one word (RFC 2047 says 75 for the
+/// whole word; real mail exceeds that, never by this much).
+const MAX_WORD: usize = 4096;
+
 /// Parses one encoded word at the start of `s`: (charset, decoded bytes,
 /// length in `s`).
 fn encoded_word(s: &str) -> Option<(&str, Vec<u8>, usize)> {
@@ -319,7 +329,10 @@ fn encoded_word(s: &str) -> Option<(&str, Vec<u8>, usize)> {
         return None;
     }
     let body = &after[2..];
-    let end = body.find("?=")?;
+    // Bounded search: an unterminated "=?" must not make decoding a long
+    // header quadratic.
+    let window = &body.as_bytes()[..body.len().min(MAX_WORD)];
+    let end = find(window, b"?=")?;
     let text = &body[..end];
     if text.contains("=?") {
         return None;

@@ -65,6 +65,74 @@ fn filter_attribute<'a>(element: &str, attribute: &str, value: &'a str) -> Optio
     }
 }
 
+/// Deeper nesting than any real mail has. HTML parsing (html5ever's scope
+/// checks) and rendering (html2text) both cost time quadratic in the
+/// nesting depth, so a hostile message of 100,000 nested `<div>` would
+/// stall the pipe for minutes; such HTML is reduced to its text instead.
+const MAX_DEPTH: usize = 400;
+
+/// Elements that never nest (void) or close themselves when a sibling
+/// starts, so they do not deepen the tree.
+const FLAT: [&str; 22] = [
+    "br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source",
+    "track", "wbr", "p", "li", "td", "th", "tr", "option", "dt", "dd",
+];
+
+/// Upper estimate of the element nesting depth, from the tags alone.
+pub(crate) fn nesting_depth(html: &str) -> usize {
+    let b = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+        i += off + 1;
+        match b.get(i) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(c) if c.is_ascii_alphabetic() => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphanumeric())
+                    .map_or(b.len(), |p| i + p);
+                let name = html.get(i..end).unwrap_or("").to_ascii_lowercase();
+                let self_closing = b[end..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .is_some_and(|p| p > 0 && b[end + p - 1] == b'/');
+                if !self_closing && !FLAT.contains(&name.as_str()) {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+/// The text of HTML with every tag removed and the common entities
+/// decoded; for HTML too degenerate to parse safely.
+pub(crate) fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Whether `html` may be parsed (see [`MAX_DEPTH`]).
+pub(crate) fn parseable(html: &str) -> bool {
+    nesting_depth(html) <= MAX_DEPTH
+}
+
 /// Sanitises mail HTML for display.
 pub(crate) fn sanitise(html: &str) -> String {
     builder().clean(html).to_string()
@@ -186,6 +254,18 @@ mod tests {
         assert!(t.contains('a') && t.contains('b'));
         let t = to_text("<p>See <a href=\"https://x.example/\">here</a></p>");
         assert!(t.contains("https://x.example/"), "{t:?}");
+    }
+
+    #[test]
+    fn nesting_estimate() {
+        assert_eq!(
+            nesting_depth("<div><p>a<p>b<br><img src=x/></div><div></div>"),
+            1
+        );
+        assert_eq!(nesting_depth("<b><i><u>x</u></i></b>"), 3);
+        assert!(!parseable(&"<div>".repeat(100_000)));
+        assert!(parseable("<table><tr><td>x</td></tr></table>"));
+        assert_eq!(strip_tags("<b>a&amp;b</b> <i>c</i>"), "a&b c");
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub(super) fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
 
     let mut walker = Walker::new(fallback);
     let pieces = walker.message(raw, &block);
-    let (text, html_body) = assemble(&pieces);
+    let (text, html_body) = assemble(pieces, &mut warnings);
     let mut attachments = walker.attachments;
     warnings.extend(walker.warnings);
     if let Some(h) = &html_body {
@@ -252,8 +252,33 @@ fn parse_date(v: &str) -> Option<i64> {
     clock_ok.then_some(ts)
 }
 
+/// HTML too deeply nested to parse in reasonable time becomes text.
+fn defuse(pieces: Vec<Piece>, warnings: &mut Vec<String>) -> Vec<Piece> {
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Html(h) if !html::parseable(&h) => {
+                warnings.push("HTML nested too deeply; kept as text".to_string());
+                Piece::Text(html::strip_tags(&h))
+            }
+            Piece::Alt {
+                text,
+                html: Some(h),
+            } if !html::parseable(&h) => {
+                warnings.push("HTML nested too deeply; kept as text".to_string());
+                Piece::Alt {
+                    text: text.or_else(|| Some(html::strip_tags(&h))),
+                    html: None,
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
 /// Final text and sanitised HTML from the body pieces.
-fn assemble(pieces: &[Piece]) -> (String, Option<String>) {
+fn assemble(pieces: Vec<Piece>, warnings: &mut Vec<String>) -> (String, Option<String>) {
+    let pieces = defuse(pieces, warnings);
     let has_html = pieces
         .iter()
         .any(|p| matches!(p, Piece::Html(_) | Piece::Alt { html: Some(_), .. }));
@@ -269,7 +294,7 @@ fn assemble(pieces: &[Piece]) -> (String, Option<String>) {
         }
         text.push_str(t.trim_start_matches(['\n', '\r']));
     };
-    for p in pieces {
+    for p in &pieces {
         match p {
             Piece::Text(t) => {
                 push_text(t);
@@ -284,10 +309,12 @@ fn assemble(pieces: &[Piece]) -> (String, Option<String>) {
             }
             Piece::Alt { text: t, html: h } => {
                 let clean = h.as_deref().map(html::sanitise);
+                // An empty text/plain side (some webmail sends one) must
+                // not hide the HTML's text.
                 match (t, &clean) {
-                    (Some(t), _) => push_text(t),
-                    (None, Some(c)) => push_text(&html::to_text(c)),
-                    (None, None) => {}
+                    (Some(t), _) if !t.trim().is_empty() => push_text(t),
+                    (_, Some(c)) => push_text(&html::to_text(c)),
+                    _ => {}
                 }
                 match (&clean, t) {
                     (Some(c), _) => out_html.push_str(c),
@@ -322,6 +349,142 @@ mod tests {
         assert_eq!(parse_date("1 Jan 1970 01:00:10 +0100"), Some(10));
         assert_eq!(parse_date("Mon, 29 Jan 2018 29:61:00 +0100"), None);
         assert_eq!(parse_date("yesterday"), None);
+    }
+
+    fn ok(raw: &[u8]) -> Inbound {
+        parse(raw).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse(b"").err(), Some(ParseError::NoHeaders));
+        assert_eq!(
+            parse(b"Lorem ipsum dolor\nsit amet\n").err(),
+            Some(ParseError::NoHeaders)
+        );
+        assert_eq!(
+            parse(b"Subject: hi\n\nbody").err(),
+            Some(ParseError::NoSender)
+        );
+        assert_eq!(
+            parse(b"From: nobody\nSubject: hi\n\nbody").err(),
+            Some(ParseError::NoSender)
+        );
+    }
+
+    #[test]
+    fn persian_subject_in_words_kept_whole() {
+        let subject = "درخواست پشتیبانی برای سرور مجازی و دامنه ".repeat(8);
+        let mut encoded = String::new();
+        for chunk in subject.as_bytes().chunks(30) {
+            // Split on byte boundaries, inside characters: words must join.
+            encoded.push_str(&format!("=?UTF-8?B?{}?=\r\n ", base64_encode(chunk)));
+        }
+        let raw =
+            format!("From: =?UTF-8?B?2LnZhNuM?= <ali@example.ir>\r\nSubject: {encoded}\r\n\r\nسلام");
+        let m = ok(raw.as_bytes());
+        assert_eq!(m.subject, subject.trim());
+        assert_eq!(m.from.name, "علی");
+        assert_eq!(m.text, "سلام");
+    }
+
+    fn base64_encode(b: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    #[test]
+    fn header_fields() {
+        let m = ok(
+            b"From: \"Doe, Jane\" <jane@example.com>, other@example.com\n\
+Reply-To: help <help@example.com>\nTo: a@example.com, B <b@example.com>\nCc: c@example.com\n\
+Message-ID:\n <id-1@example.com>\nIn-Reply-To: <p@x>\nReferences: <r1@x>\n <p@x>\n\
+Date: Thu, 1 Jan 1970 00:01:00 +0000\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\n\nHi\n",
+        );
+        assert_eq!(m.from.email, "jane@example.com");
+        assert_eq!(m.from.name, "Doe, Jane");
+        assert_eq!(
+            m.reply_to.map(|a| a.email).as_deref(),
+            Some("help@example.com")
+        );
+        assert_eq!(m.to.len(), 2);
+        assert_eq!(m.cc[0].email, "c@example.com");
+        assert_eq!(m.message_id.as_deref(), Some("id-1@example.com"));
+        assert_eq!(m.in_reply_to, ["p@x"]);
+        assert_eq!(m.references, ["r1@x", "p@x"]);
+        assert_eq!(m.date, Some(60));
+        assert_eq!(m.subject, "Grüße");
+        assert_eq!(m.headers.last().map(|h| h.1.as_str()), Some("Grüße"));
+        assert_eq!(m.headers[0].0, "From");
+        assert!(!m.auto.any());
+    }
+
+    #[test]
+    fn undeclared_latin1_header_and_empty_message_id() {
+        let m =
+            ok(b"From: Fran\xe7ois M\xfcller <fm@example.fr>\nMessage-ID:\nSubject: caf\xe9\n\nx");
+        assert_eq!(m.from.name, "François Müller");
+        assert_eq!(m.subject, "café");
+        assert_eq!(m.message_id, None);
+        assert!(!m.warnings.is_empty());
+    }
+
+    #[test]
+    fn mixed_text_and_html_parts_are_concatenated() {
+        let m = ok(b"From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\nHello there\n--b\nContent-Type: text/html\n\n<p>Signature <b>Co</b></p>\n--b--\n");
+        assert_eq!(m.text, "Hello there\n\nSignature Co");
+        let html = m.html.expect("html");
+        assert!(
+            html.contains("Hello there") && html.contains("<b>Co</b>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn inline_images_are_flagged() {
+        let m = ok(b"From: a@example.com\nContent-Type: multipart/related; boundary=b\n\n--b\n\
+Content-Type: text/html\n\n<img src=\"cid:logo@x\"><script>x()</script>\n--b\nContent-Type: image/png; name=logo.png\n\
+Content-ID: <logo@x>\nContent-Transfer-Encoding: base64\n\niVBORw==\n--b\nContent-Type: image/png; name=other.png\n\
+Content-ID: <other@x>\n\nx\n--b--\n");
+        assert_eq!(m.attachments.len(), 2);
+        assert!(m.attachments[0].inline);
+        assert!(!m.attachments[1].inline, "not referenced by the HTML");
+        let html = m.html.expect("html");
+        assert!(
+            html.contains("cid:logo@x") && !html.contains("script"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn bounces_and_auto_replies() {
+        let m = ok(b"From: MAILER-DAEMON@mx.example.com\nReturn-Path: <>\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\n--r\n\
+Content-Type: text/plain\n\nDelivery failed\n--r\nContent-Type: message/delivery-status\n\n\
+Action: failed\n--r\nContent-Type: text/rfc822-headers\n\nSubject: x\n--r--\n");
+        assert!(m.auto.bounce);
+        assert_eq!(m.text, "Delivery failed");
+        let names: Vec<_> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(names, ["delivery-status.txt", "file.txt"]);
+        let m = ok(b"From: a@example.com\nAuto-Submitted: auto-replied\nSubject: Out\n\nAway");
+        assert!(m.auto.auto_reply);
+    }
+
+    #[test]
+    fn empty_plain_alternative_falls_back_to_html() {
+        let m = ok(
+            b"From: a@example.com\nContent-Type: multipart/alternative; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\n \n--b\nContent-Type: text/html\n\n<p>Real text</p>\n--b--\n",
+        );
+        assert_eq!(m.text, "Real text");
+    }
+
+    #[test]
+    fn headers_only_and_no_final_newline() {
+        let m = ok(b"From: a@example.com\nSubject: only headers");
+        assert_eq!(m.subject, "only headers");
+        assert_eq!(m.text, "");
     }
 
     #[test]
