@@ -323,6 +323,8 @@ def run_set(name, argv, workers_msgs, env, work, launcher, stdin_mode, log_path)
                                str(MAX_RETRIES), "--timeout-s", str(CHILD_TIMEOUT_S),
                                "--"] + argv,
                               env=env, stdout=subprocess.PIPE, stderr=log, check=True)
+    (work / f"launch-{name.replace(' ', '_').replace(',', '').replace('/', '')}.jsonl").write_bytes(
+        proc.stdout)
     walls, rss, fail_codes = [], [], {}
     ok = retries = failures = gave_up = 0
     total_us = 0

@@ -159,6 +159,22 @@ fn seed_builds_a_consistent_searchable_database() {
         1
     );
     assert_eq!(one::<String>(&conn, "PRAGMA integrity_check"), "ok");
+    drop(conn);
+
+    // The product's own sanity check agrees (schema, integrity, search
+    // indexes consistent with their tables).
+    let check = Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .arg("--db")
+        .arg(&db)
+        .arg("check")
+        .output()
+        .expect("running oxidesk check");
+    assert!(
+        check.status.success(),
+        "oxidesk check on the seeded database: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     // Seeding again refuses to mix generated data into a used database.
     let again = seed(&db, &["--tickets", "10"]);
