@@ -310,19 +310,16 @@ install_all() {
     fi
 }
 
-# Create the first administrator when the staff command can; print
-# "EMAIL / PASSWORD". Without it, `serve` prints a first login on its start.
+# Create the first administrator (OXIDESK_ADMIN_EMAIL, default
+# admin@localhost) with a generated password; print "EMAIL / PASSWORD".
+# Should that fail, `serve` creates one and prints it on its first start.
 first_admin() {
-    local password email="admin@localhost"
+    local password email=${OXIDESK_ADMIN_EMAIL:-admin@localhost}
     password=$(random_secret | cut -c1-20)
-    if "$BIN_PATH" staff --help 2>/dev/null | grep -qE '^ +add '; then
-        if printf '%s\n' "$password" | as_user "$BIN_PATH" --config "$CONF" staff add \
-            --admin --email "$email" --name Administrator --password-stdin >/dev/null 2>&1; then
-            echo "$email / $password (change it after the first login)"
-            return 0
-        fi
-    fi
-    if have_systemd; then
+    if printf '%s\n' "$password" | as_user "$BIN_PATH" --config "$CONF" staff add "$email" \
+        --name Administrator --admin --all-departments --password-stdin >/dev/null; then
+        echo "$email / $password (change it after signing in)"
+    elif have_systemd; then
         echo "printed by the helpdesk on its first start (journalctl -u oxidesk)"
     else
         echo "printed by the helpdesk on its first start"

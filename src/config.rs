@@ -88,6 +88,9 @@ pub struct SmtpConfig {
     /// Default From address and name for outgoing mail.
     pub from_address: String,
     pub from_name: String,
+    /// A PEM file of extra CA certificates to trust for the SMTP server
+    /// (a relay with a private CA); empty trusts the public roots only.
+    pub tls_ca_file: String,
     /// How long to wait for the server at each step of a delivery (s).
     pub timeout_seconds: u64,
     /// First retry delay after a temporary failure; it doubles each time (s).
@@ -152,6 +155,7 @@ impl Default for SmtpConfig {
             sendmail_path: "/usr/sbin/sendmail".into(),
             from_address: String::new(),
             from_name: String::new(),
+            tls_ca_file: String::new(),
             timeout_seconds: 30,
             retry_base_seconds: 60,
             retry_max_seconds: 6 * 3600,

@@ -41,7 +41,7 @@ out=$(install_it 2>&1) || {
 }
 echo "$out"
 grep -q "URL: *http://127.0.0.1:8099/" <<<"$out" || fail "install.sh did not print the URL"
-grep -q "First admin:" <<<"$out" || fail "install.sh did not print the first admin login"
+grep -Eq "First admin: +admin@localhost / [0-9a-f]{20} " <<<"$out" || fail "install.sh did not print the first admin login"
 [ "$(mode_owner "$P/usr/local/bin/oxidesk")" = "755 root:root" ] || fail "binary mode/owner: $(mode_owner "$P/usr/local/bin/oxidesk")"
 cmp -s "$BIN" "$P/usr/local/bin/oxidesk" || fail "the installed binary differs"
 [ "$(mode_owner "$P/etc/oxidesk")" = "750 root:oxidesk" ] || fail "config dir: $(mode_owner "$P/etc/oxidesk")"
@@ -49,7 +49,9 @@ cmp -s "$BIN" "$P/usr/local/bin/oxidesk" || fail "the installed binary differs"
 [ "$(mode_owner "$P/var/lib/oxidesk")" = "750 oxidesk:oxidesk" ] || fail "data dir: $(mode_owner "$P/var/lib/oxidesk")"
 [ "$(stat -c %U "$P/var/lib/oxidesk/oxidesk.db")" = oxidesk ] || fail "the database is not owned by oxidesk"
 grep -Eq '^secret = "[0-9a-f]{64}"$' "$P/etc/oxidesk/oxidesk.toml" || fail "no generated secret in the config"
-ok "installed: binary, user, directories, config with secrets, database"
+runuser -u oxidesk -- "$P/usr/local/bin/oxidesk" --config "$P/etc/oxidesk/oxidesk.toml" staff list | grep -q admin@localhost ||
+    fail "the first admin is not in staff list"
+ok "installed: binary, user, directories, config with secrets, database, first admin"
 
 unit=$P/etc/systemd/system/oxidesk.service
 for key in ProtectSystem=strict ProtectHome=true NoNewPrivileges=true PrivateTmp=true \

@@ -345,3 +345,97 @@ fn migrating_an_older_database_keeps_a_copy_first() {
     new_db(dir.path(), "fresh.db");
     assert!(!dir.path().join("fresh.db.pre-0001.bak").exists());
 }
+
+fn pipe_mail(db: &Path, n: usize) -> std::process::ExitStatus {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .arg("pipe")
+        .env("OXIDESK_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("oxidesk pipe starts");
+    let mail = format!(
+        "From: Customer {n} <customer{n}@example.org>\r\nTo: support@example.test\r\n\
+         Subject: =?UTF-8?B?{}?= {n}\r\nMessage-ID: <backup-{n}@example.org>\r\n\
+         Date: Mon, 23 Nov 2026 04:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nسلام، message number {n}.\r\n",
+        base64_subject()
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(mail.as_bytes())
+        .unwrap();
+    child.wait().unwrap()
+}
+
+/// "درخواست پشتیبانی" (support request) as base64, to keep RTL text in play.
+fn base64_subject() -> &'static str {
+    "2K/Ysdiu2YjYp9iz2Kog2b7YtNiq24zYqNin2YbbjA=="
+}
+
+fn ticket_list(db: &Path) -> serde_json::Value {
+    let out = ok(&oxidesk(
+        db,
+        &["ticket", "list", "--json", "--limit", "1000"],
+    ));
+    serde_json::from_str(&out).expect("ticket list --json is JSON")
+}
+
+fn ticket_count(list: &serde_json::Value) -> usize {
+    match list {
+        serde_json::Value::Array(a) => a.len(),
+        serde_json::Value::Object(o) => o
+            .values()
+            .find_map(|v| v.as_array().map(|a| a.len()))
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[test]
+fn backup_while_mail_is_piped_in_restores_the_same_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = new_db(dir.path(), "mail.db");
+    const MAILS: usize = 40;
+    let piping = {
+        let db = db.clone();
+        thread::spawn(move || {
+            (0..MAILS)
+                .map(|n| pipe_mail(&db, n).code())
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut counts = Vec::new();
+    for i in 0..3 {
+        thread::sleep(Duration::from_millis(150));
+        let copy = dir.path().join(format!("during-{i}.bak"));
+        ok(&oxidesk(&db, &["backup", copy.to_str().unwrap()]));
+        counts.push(ticket_count(&ticket_list(&copy)));
+    }
+    let codes = piping.join().unwrap();
+    eprintln!("tickets in the backups taken while mail was piped in: {counts:?}");
+    assert!(
+        codes.iter().all(|c| *c == Some(0)),
+        "every piped mail was filed: {codes:?}"
+    );
+    assert!(
+        counts.windows(2).all(|w| w[0] <= w[1]) && counts.iter().all(|c| *c <= MAILS),
+        "{counts:?}"
+    );
+
+    let copy = dir.path().join("final.bak");
+    ok(&oxidesk(&db, &["backup", copy.to_str().unwrap()]));
+    let restored = dir.path().join("restored.db");
+    ok(&oxidesk(&restored, &["restore", copy.to_str().unwrap()]));
+    let original = ticket_list(&db);
+    assert_eq!(ticket_count(&original), MAILS);
+    assert_eq!(ticket_list(&restored), original);
+    assert!(original.to_string().contains("درخواست پشتیبانی"));
+    assert_eq!(fingerprint(&restored), fingerprint(&db));
+}

@@ -372,3 +372,76 @@ fn hosting_api_down_shows_a_note() {
         panels[0].html
     );
 }
+
+// ------------------------------------------------------------- web pages
+
+#[cfg(feature = "plugin-hosting")]
+#[test]
+fn ticket_page_shows_the_hosting_panel_and_admin_lists_plugins() {
+    use rocket::http::{ContentType, Status};
+    use rocket::local::blocking::Client;
+
+    let server = Server::start(whmcs);
+    let db = Db::new();
+    let store = db.open();
+    let hash = oxidesk::web::auth::hash_password("correct horse battery").unwrap();
+    oxidesk::store::staff::create(
+        &store.conn().unwrap(),
+        "admin@desk.test",
+        "Ada",
+        &hash,
+        true,
+        false,
+    )
+    .unwrap();
+    let new = tickets::NewTicket::new(
+        oxidesk::model::Source::Email,
+        "ann@example.com",
+        "Ann Lee",
+        "Site down",
+        tickets::Body::text("Help"),
+    );
+    let ticket = tickets::open(&store, &Actor::System, new).unwrap().ticket;
+    let cfg = config(&format!(
+        "[plugins.hosting]\nurl = \"{}\"\nidentifier = \"ident\"\nsecret = \"sekret\"\n",
+        server.url("")
+    ));
+    let registry = std::sync::Arc::new(Registry::from_config(&cfg, Some(store.clone())));
+    let rocket = oxidesk::web::build(store.clone(), cfg)
+        .unwrap()
+        .manage(registry);
+    let client = Client::tracked(rocket).unwrap();
+
+    client.get("/login").dispatch();
+    let pre = client
+        .cookies()
+        .get(oxidesk::web::auth::PRE_COOKIE)
+        .unwrap()
+        .value()
+        .to_string();
+    let csrf = oxidesk::web::auth::csrf_for(&pre);
+    let r = client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(format!(
+            "_csrf={csrf}&email=admin%40desk.test&password=correct%20horse%20battery"
+        ))
+        .dispatch();
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+
+    let r = client.get(format!("/tickets/{}", ticket.0)).dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    let html = r.into_string().unwrap();
+    assert!(html.contains("Hosting account"), "panel title");
+    assert!(html.contains("Shared Hosting Pro"), "services listed");
+    assert!(html.contains("total $25.50 USD"), "unpaid total");
+
+    let r = client.get("/admin/plugins").dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    let html = r.into_string().unwrap();
+    assert!(
+        html.contains("hosting") && html.contains("running"),
+        "{html}"
+    );
+}

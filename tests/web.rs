@@ -1,196 +1,19 @@
-//! Route tests for the staff UI: Rocket's local client on the same builder
-//! `oxidesk serve` uses, over a real SQLite file in a temp dir.
+//! Route tests for the staff UI, access side: sign-in, sessions, CSRF,
+//! throttling, the department scope (404 outside it), admin rights, the
+//! staff commands and serve itself. Rocket's local client runs on the same
+//! builder `oxidesk serve` uses, over a real SQLite file in a temp dir.
+
+mod web_support;
 
 use rocket::http::{ContentType, Header, Status};
-use rocket::local::blocking::{Client, LocalResponse};
+use rocket::local::blocking::Client;
 
 use oxidesk::config::Config;
-use oxidesk::model::{DepartmentId, Source, StaffId, TicketId};
-use oxidesk::store::{self, staff, Store, StoreOptions};
+use oxidesk::store::{Store, StoreOptions};
+use oxidesk::tickets;
 use oxidesk::tickets::events::Actor;
-use oxidesk::tickets::{self, Body, NewAttachment, NewTicket};
 use oxidesk::web::auth;
-
-const PW: &str = "correct horse battery";
-
-struct Desk {
-    _dir: tempfile::TempDir,
-    store: Store,
-    admin: StaffId,
-    alice: StaffId,
-    bob: StaffId,
-    sales: DepartmentId,
-    ticket: TicketId,
-    other: TicketId,
-    attachment: i64,
-}
-
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// A helpdesk with an admin, Alice (Support), Bob (Sales only) and two
-/// Support tickets from one customer, the first with an image attachment.
-fn desk() -> Desk {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreOptions::new(dir.path().join("desk.db"))).unwrap();
-    let hash = auth::hash_password(PW).unwrap();
-    let conn = store.conn().unwrap();
-    let admin = staff::create(&conn, "admin@desk.test", "Ada Admin", &hash, true, false).unwrap();
-    let alice = staff::create(&conn, "alice@desk.test", "Alice", &hash, false, false).unwrap();
-    let bob = staff::create(&conn, "bob@desk.test", "Bob", &hash, false, false).unwrap();
-    let sales = staff::create_department(&conn, "Sales").unwrap();
-    staff::set_membership(&conn, alice, DepartmentId(1), true).unwrap();
-    staff::set_membership(&conn, bob, sales, true).unwrap();
-    drop(conn);
-    let mut new = NewTicket::new(
-        Source::Email,
-        "customer@example.com",
-        "Kamran Customer",
-        "Printer on fire",
-        Body::text("The printer is on fire. سلام"),
-    );
-    new.attachments.push(NewAttachment {
-        filename: "photo.png".into(),
-        mime_type: "image/png".into(),
-        data: b"\x89PNG\r\n\x1a\nfake".to_vec(),
-        inline: false,
-        content_id: None,
-    });
-    let ticket = tickets::open(&store, &Actor::System, new).unwrap().ticket;
-    let other = tickets::open(
-        &store,
-        &Actor::System,
-        NewTicket::new(
-            Source::Email,
-            "customer@example.com",
-            "Kamran Customer",
-            "Second question",
-            Body::text("Another thing about invoices"),
-        ),
-    )
-    .unwrap()
-    .ticket;
-    let conn = store.conn().unwrap();
-    let attachment: i64 = conn
-        .query_row(
-            "SELECT a.id FROM attachments a JOIN entries e ON e.id = a.entry_id WHERE e.ticket_id = ?1",
-            [ticket.0],
-            |r| r.get(0),
-        )
-        .unwrap();
-    Desk {
-        _dir: dir,
-        store,
-        admin,
-        alice,
-        bob,
-        sales,
-        ticket,
-        other,
-        attachment,
-    }
-}
-
-fn client(d: &Desk) -> Client {
-    let rocket = oxidesk::web::build(d.store.clone(), Config::default()).unwrap();
-    Client::tracked(rocket).unwrap()
-}
-
-fn pre_csrf(c: &Client) -> String {
-    c.get("/login").dispatch();
-    let pre = c
-        .cookies()
-        .get(auth::PRE_COOKIE)
-        .unwrap()
-        .value()
-        .to_string();
-    auth::csrf_for(&pre)
-}
-
-fn try_login<'c>(c: &'c Client, email: &str, password: &str) -> LocalResponse<'c> {
-    let csrf = pre_csrf(c);
-    c.post("/login")
-        .header(ContentType::Form)
-        .body(format!(
-            "_csrf={csrf}&email={}&password={}",
-            enc(email),
-            enc(password)
-        ))
-        .dispatch()
-}
-
-fn login(d: &Desk, email: &str) -> Client {
-    let c = client(d);
-    let r = try_login(&c, email, PW);
-    assert_eq!(r.status(), Status::SeeOther, "login of {email}");
-    drop(r);
-    c
-}
-
-fn csrf(c: &Client) -> String {
-    auth::csrf_for(c.cookies().get(auth::SESSION_COOKIE).unwrap().value())
-}
-
-fn post_form<'c>(c: &'c Client, url: &str, body: &str) -> LocalResponse<'c> {
-    let token = csrf(c);
-    let body = if body.is_empty() {
-        format!("_csrf={token}")
-    } else {
-        format!("_csrf={token}&{body}")
-    };
-    c.post(url.to_string())
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch()
-}
-
-/// A multipart body: `_csrf` first, then fields, then files.
-fn multipart(
-    token: &str,
-    fields: &[(&str, &str)],
-    files: &[(&str, &str, &[u8])],
-) -> (ContentType, Vec<u8>) {
-    let b = "XoXoBoundary7";
-    let mut out = Vec::new();
-    let mut field = |name: &str, value: &str| {
-        out.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    };
-    field("_csrf", token);
-    for (n, v) in fields {
-        field(n, v);
-    }
-    for (name, filename, data) in files {
-        out.extend_from_slice(
-            format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    (
-        ContentType::new("multipart", "form-data").with_params(("boundary", b)),
-        out,
-    )
-}
-
-fn body(r: LocalResponse<'_>) -> String {
-    r.into_string().unwrap_or_default()
-}
-
-fn q<T: rusqlite::types::FromSql>(d: &Desk, sql: &str) -> T {
-    d.store
-        .conn()
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
-}
+use web_support::*;
 
 #[test]
 fn healthz_reports_the_schema() {
@@ -202,7 +25,14 @@ fn healthz_reports_the_schema() {
     assert_eq!(v["database"], "ok");
     assert_eq!(v["migrations_current"], true);
     assert!(v["schema_version"].as_u64().unwrap() >= 2);
-    assert_eq!(v["outbox_depth"], 0);
+    // The fixture's ticket queues mail (auto-response, alerts): the depth
+    // reported is what the outbox holds undelivered.
+    let waiting: i64 = q(
+        &d,
+        "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
+    );
+    assert!(waiting > 0);
+    assert_eq!(v["outbox_depth"], waiting);
 }
 
 #[test]
@@ -566,514 +396,159 @@ fn password_change_and_other_sessions() {
     );
 }
 
+/// `oxidesk staff add|list|passwd` through the real binary.
 #[test]
-fn queues_counts_filters_and_search() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let page = body(alice.get("/queues/open").dispatch());
-    assert!(page.contains("Printer on fire") && page.contains("Second question"));
-    assert!(page.contains("lang=\"en\"") && page.contains("dir=\"ltr\""));
-    assert!(page.contains("dir=\"auto\""));
-    // Navigation counts: two open, both unassigned.
-    let counts = oxidesk::store::queues::counts(
-        &d.store.conn().unwrap(),
-        oxidesk::store::queues::Scope {
-            staff: d.alice,
-            admin: false,
-        },
-    )
-    .unwrap();
-    assert_eq!((counts.open, counts.unassigned, counts.mine), (2, 2, 0));
-    tickets::assign(&d.store, &Actor::System, d.ticket, Some(d.alice)).unwrap();
-    let page = body(alice.get("/queues/mine").dispatch());
-    assert!(page.contains("Printer on fire") && !page.contains("Second question"));
-    let page = body(alice.get("/queues/unassigned").dispatch());
-    assert!(!page.contains("Printer on fire") && page.contains("Second question"));
-    // Filters and sorting.
-    let page = body(
-        alice
-            .get(format!(
-                "/queues/open?assignee={}&sort=number&dir=asc",
-                d.alice
-            ))
-            .dispatch(),
-    );
-    assert!(page.contains("Printer on fire") && !page.contains("Second question"));
-    let page = body(alice.get("/queues/open?priority=4").dispatch());
-    assert!(!page.contains("Printer on fire"));
-    let page = body(alice.get("/queues/open?source=phone").dispatch());
-    assert!(!page.contains("Printer on fire"));
-    assert_eq!(
-        alice.get("/queues/nonsense").dispatch().status(),
-        Status::NotFound
-    );
-    // Search highlights words in subjects, bodies and addresses.
-    let page = body(alice.get("/search?q=invoices").dispatch());
-    assert!(page.contains("<mark>invoices</mark>"), "{page}");
-    let page = body(alice.get("/search?q=%22%3Cscript%3E").dispatch());
-    assert!(!page.contains("<script>"));
-    // A ticket number goes straight to the ticket.
-    let number: String = q(
-        &d,
-        &format!("SELECT number FROM tickets WHERE id = {}", d.ticket),
-    );
-    let r = alice.get(format!("/search?q={number}")).dispatch();
-    assert_eq!(
-        r.headers().get_one("Location"),
-        Some(format!("/tickets/{}", d.ticket).as_str())
-    );
-}
-
-#[test]
-fn reply_with_attachment_note_and_property_changes() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let t = d.ticket;
-    let seen: i64 = q(
-        &d,
-        &format!("SELECT MAX(id) FROM entries WHERE ticket_id = {t}"),
-    );
-    let (ct, data) = multipart(
-        &csrf(&alice),
+fn staff_commands() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(
         &[
-            ("body", "We are sending a fire extinguisher."),
-            ("seen", &seen.to_string()),
+            "staff",
+            "add",
+            "dina@desk.test",
+            "--name",
+            "Dina",
+            "--admin",
+            "--password-stdin",
         ],
-        &[("attachments", "manual.txt", b"pull the pin")],
+        "dinas long password\n",
     );
-    let r = alice
-        .post(format!("/tickets/{t}/reply"))
-        .header(ct)
-        .body(data)
-        .dispatch();
-    assert_eq!(r.status(), Status::SeeOther);
-    let (kind, status): (String, String) = {
-        let conn = d.store.conn().unwrap();
-        conn.query_row(
-            &format!("SELECT e.kind, t.status FROM entries e JOIN tickets t ON t.id = e.ticket_id WHERE t.id = {t} ORDER BY e.id DESC LIMIT 1"),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
-    assert_eq!((kind.as_str(), status.as_str()), ("response", "answered"));
-    let att: String = q(
-        &d,
-        "SELECT filename FROM attachments WHERE filename = 'manual.txt'",
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        &[
+            "staff",
+            "add",
+            "dina@desk.test",
+            "--name",
+            "Dina",
+            "--password-stdin",
+        ],
+        "dinas long password\n",
     );
-    assert_eq!(att, "manual.txt");
-    // The new attachment downloads as an attachment, never sniffed.
-    let att_id: i64 = q(
-        &d,
-        "SELECT id FROM attachments WHERE filename = 'manual.txt'",
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = run(
+        &[
+            "staff",
+            "add",
+            "eve@desk.test",
+            "--name",
+            "Eve",
+            "--password-stdin",
+        ],
+        "short\n",
     );
-    let r = alice
-        .get(format!("/attachments/{att_id}?inline=true"))
-        .dispatch();
-    assert_eq!(r.status(), Status::Ok);
-    assert!(r
-        .headers()
-        .get_one("Content-Disposition")
-        .unwrap()
-        .starts_with("attachment;"));
-    assert_eq!(
-        r.headers().get_one("X-Content-Type-Options"),
-        Some("nosniff")
+    assert!(!ok && out.contains("at least"), "{out}");
+    let (ok, out) = run(&["staff", "list"], "");
+    assert!(
+        ok && out.contains("dina@desk.test") && out.contains("admin"),
+        "{out}"
     );
-    assert_eq!(body(r), "pull the pin");
-    // Safe images may show inline.
-    let r = alice
-        .get(format!("/attachments/{}?inline=true", d.attachment))
-        .dispatch();
-    assert!(r
-        .headers()
-        .get_one("Content-Disposition")
-        .unwrap()
-        .starts_with("inline;"));
-    assert_eq!(r.content_type(), Some(ContentType::PNG));
-
-    // A reply based on a stale page is held back with the draft kept.
-    let (ct, data) = multipart(
-        &csrf(&alice),
-        &[("body", "Stale draft"), ("seen", &seen.to_string())],
-        &[],
+    let (ok, out) = run(
+        &["staff", "passwd", "dina@desk.test", "--password-stdin"],
+        "a brand new password\n",
     );
-    let r = alice
-        .post(format!("/tickets/{t}/reply"))
-        .header(ct)
-        .body(data)
-        .dispatch();
-    assert_eq!(r.status(), Status::Conflict);
-    assert!(body(r).contains("Stale draft"));
-
-    assert_eq!(
-        post_form(
-            &alice,
-            &format!("/tickets/{t}/note"),
-            "body=Internal+only%3A+the+customer+is+grumpy"
-        )
-        .status(),
-        Status::SeeOther
-    );
-    assert_eq!(
-        post_form(
-            &alice,
-            &format!("/tickets/{t}/assign"),
-            &format!("assignee={}", d.alice)
-        )
-        .status(),
-        Status::SeeOther
-    );
-    assert_eq!(
-        post_form(&alice, &format!("/tickets/{t}/priority"), "priority=3").status(),
-        Status::SeeOther
-    );
-    assert_eq!(
-        post_form(&alice, &format!("/tickets/{t}/due"), "due=2030-01-02T09:30").status(),
-        Status::SeeOther
-    );
-    assert_eq!(
-        post_form(&alice, &format!("/tickets/{t}/status"), "status=pending").status(),
-        Status::SeeOther
-    );
-    assert_eq!(
-        post_form(&alice, &format!("/tickets/{t}/status"), "status=bogus").status(),
-        Status::BadRequest
-    );
-    let row: (i64, i64, i64, String) = d
-        .store
-        .conn()
-        .unwrap()
+    assert!(ok, "{out}");
+    let store = Store::open(&StoreOptions::new(&db)).unwrap();
+    let conn = store.conn().unwrap();
+    let hash: String = conn
         .query_row(
-            &format!("SELECT assignee_id, priority_id, due_at, status FROM tickets WHERE id = {t}"),
+            "SELECT password_hash FROM staff WHERE email = 'dina@desk.test'",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(row, (d.alice.0, 3, 1893576600, "pending".to_string()));
-    // The page shows the thread with the note marked, and the history.
-    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
-    assert!(page.contains("kind-note") && page.contains("Internal only: the customer is grumpy"));
-    assert!(page.contains("kind-response") && page.contains("manual.txt"));
-    assert!(page.contains("changed the priority") && page.contains("assigned"));
-    assert!(
-        page.contains("Second question"),
-        "customer panel lists the other ticket"
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(auth::verify_password("a brand new password", &hash));
+    let (ok, out) = run(
+        &["staff", "passwd", "nobody@desk.test", "--password-stdin"],
+        "a brand new password\n",
     );
-    // Transfer to Sales takes it out of Alice's reach (she stays assignee,
-    // so she still sees it).
-    assert_eq!(
-        post_form(
-            &alice,
-            &format!("/tickets/{t}/transfer"),
-            &format!("department={}", d.sales)
-        )
-        .status(),
-        Status::SeeOther
-    );
-    let dept: i64 = q(
-        &d,
-        &format!("SELECT department_id FROM tickets WHERE id = {t}"),
-    );
-    assert_eq!(dept, d.sales.0);
+    assert!(!ok && out.contains("no staff account"), "{out}");
 }
 
+/// `oxidesk serve` from an empty directory: first-run admin on stdout,
+/// healthy on the port it was given, and a clean exit on SIGTERM.
 #[test]
-fn internal_notes_are_never_customer_visible() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let t = d.ticket;
-    post_form(
-        &alice,
-        &format!("/tickets/{t}/note"),
-        "body=SECRET+NOTE+TEXT",
-    );
-    let (ct, data) = multipart(&csrf(&alice), &[("body", "Public answer")], &[]);
-    alice
-        .post(format!("/tickets/{t}/reply"))
-        .header(ct)
-        .body(data)
-        .dispatch();
-    let conn = d.store.conn().unwrap();
-    // The note is stored as a note, and only the response produced the
-    // event outbound mail sends to the customer.
-    let kind: String = conn
-        .query_row(
-            "SELECT kind FROM entries WHERE body_text LIKE '%SECRET NOTE%'",
-            [],
-            |r| r.get(0),
-        )
+fn serve_first_run_and_graceful_shutdown() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .current_dir(dir.path())
+        .env("OXIDESK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OXIDESK_ADMIN_EMAIL", "boss@desk.test")
+        .env_remove("OXIDESK_DB")
+        .env_remove("OXIDESK_CONFIG")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert_eq!(kind, "note");
-    let responses: Vec<String> = {
-        let mut s = conn
-            .prepare("SELECT data FROM events WHERE kind = 'response_added'")
-            .unwrap();
-        s.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    assert_eq!(responses.len(), 1);
-    let response_entry: i64 = conn
-        .query_row("SELECT id FROM entries WHERE kind = 'response'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert!(responses[0].contains(&format!("\"entry\":{response_entry}")));
-    let public: Vec<String> = {
-        let mut s = conn
-            .prepare("SELECT body_text FROM entries WHERE ticket_id = ?1 AND kind != 'note'")
-            .unwrap();
-        s.query_map([t.0], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    assert!(public.iter().all(|b| !b.contains("SECRET")));
-    // Anything already queued for the customer never carries the note.
-    let outbox: bool = conn
-        .query_row(
-            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'outbox')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    if outbox {
-        let leaked: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE CAST(raw AS TEXT) LIKE '%SECRET NOTE%'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(leaked, 0);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("listening") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
     }
-}
-
-#[test]
-fn merge_spam_ban_and_phone_tickets() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let into_number: String = q(
-        &d,
-        &format!("SELECT number FROM tickets WHERE id = {}", d.other),
-    );
-    let r = post_form(
-        &alice,
-        &format!("/tickets/{}/merge", d.ticket),
-        &format!("into={into_number}"),
-    );
-    assert_eq!(r.status(), Status::SeeOther);
-    let merged: i64 = q(
-        &d,
-        &format!("SELECT merged_into_id FROM tickets WHERE id = {}", d.ticket),
-    );
-    assert_eq!(merged, d.other.0);
-    let r = post_form(
-        &alice,
-        &format!("/tickets/{}/merge", d.other),
-        "into=999999",
-    );
-    assert_eq!(r.status(), Status::BadRequest);
-
-    let r = post_form(&alice, &format!("/tickets/{}/spam", d.other), "ban=true");
-    assert_eq!(r.status(), Status::SeeOther);
-    assert!(q::<bool>(
-        &d,
-        &format!("SELECT is_spam FROM tickets WHERE id = {}", d.other)
-    ));
-    assert!(store::bans::is_banned(&d.store.conn().unwrap(), "Customer@Example.com").unwrap());
-    let page = body(alice.get("/queues/open").dispatch());
-    assert!(!page.contains("Second question"), "spam leaves the queues");
-
-    // Phone intake, in a department Alice belongs to.
-    let (ct, data) = multipart(
-        &csrf(&alice),
-        &[
-            ("email", "caller@example.org"),
-            ("name", "Caller"),
-            ("subject", "Called about DNS"),
-            ("body", "Customer called: DNS is down."),
-            ("department", "1"),
-            ("priority", "3"),
-        ],
-        &[],
-    );
-    let r = alice.post("/tickets/new").header(ct).body(data).dispatch();
-    assert_eq!(r.status(), Status::SeeOther);
-    let source: String = q(
-        &d,
-        "SELECT source FROM tickets WHERE subject = 'Called about DNS'",
-    );
-    assert_eq!(source, "phone");
-    // Not in a department she does not belong to.
-    let (ct, data) = multipart(
-        &csrf(&alice),
-        &[
-            ("email", "x@example.org"),
-            ("name", "X"),
-            ("subject", "Nope"),
-            ("body", "x"),
-            ("department", &d.sales.0.to_string()),
-        ],
-        &[],
-    );
-    assert_eq!(
-        alice
-            .post("/tickets/new")
-            .header(ct)
-            .body(data)
-            .dispatch()
-            .status(),
-        Status::NotFound
-    );
-}
-
-#[test]
-fn bulk_actions_and_confirmed_delete() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let ids = format!("ids={}&ids={}", d.ticket, d.other);
-    let r = post_form(
-        &alice,
-        "/queues/bulk",
-        &format!("{ids}&action=status&value=resolved&back=%2Fqueues%2Fopen"),
-    );
-    assert_eq!(r.status(), Status::SeeOther);
-    assert_eq!(r.headers().get_one("Location"), Some("/queues/open"));
-    assert_eq!(
-        q::<i64>(&d, "SELECT COUNT(*) FROM tickets WHERE status = 'resolved'"),
-        2
-    );
-    let r = post_form(
-        &alice,
-        "/queues/bulk",
-        &format!("{ids}&action=assign&value={}", d.alice),
-    );
-    assert_eq!(r.status(), Status::SeeOther);
-    let r = post_form(
-        &alice,
-        "/queues/bulk",
-        &format!("{ids}&action=priority&value=1"),
-    );
-    assert_eq!(r.status(), Status::SeeOther);
-    assert_eq!(
-        q::<i64>(
-            &d,
-            &format!(
-                "SELECT COUNT(*) FROM tickets WHERE assignee_id = {} AND priority_id = 1",
-                d.alice
-            )
-        ),
-        2
-    );
-    // Agents may not delete; admins confirm first.
-    assert_eq!(
-        post_form(&alice, "/queues/bulk", &format!("{ids}&action=delete")).status(),
-        Status::Forbidden
-    );
-    let admin = login(&d, "admin@desk.test");
-    let r = post_form(&admin, "/queues/bulk", &format!("{ids}&action=delete"));
-    assert_eq!(r.status(), Status::Ok);
-    assert!(body(r).contains("Delete for good"));
-    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM tickets"), 2);
-    let r = post_form(
-        &admin,
-        "/queues/bulk",
-        &format!("{ids}&action=delete&confirm=true"),
-    );
-    assert_eq!(r.status(), Status::SeeOther);
-    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM tickets"), 0);
-    // The counts table followed every change.
-    let left: i64 = q(&d, "SELECT COALESCE(SUM(n), 0) FROM ticket_counts");
-    assert_eq!(left, 0);
-    let _ = d.admin;
-}
-
-#[test]
-fn reply_locks_and_canned_responses() {
-    let d = desk();
-    let alice = login(&d, "alice@desk.test");
-    let admin = login(&d, "admin@desk.test");
-    let t = d.ticket;
-    let lock = |c: &Client| {
-        let r = c
-            .post(format!("/tickets/{t}/lock"))
-            .header(Header::new("X-CSRF-Token", csrf(c)))
-            .dispatch();
-        serde_json::from_str::<serde_json::Value>(&body(r)).unwrap()
-    };
-    let a = lock(&alice);
-    assert_eq!(a["mine"], true);
-    let b = lock(&admin);
-    assert_eq!(b["mine"], false);
-    assert_eq!(b["locked_by"], "Alice");
-    assert!(body(admin.get(format!("/tickets/{t}")).dispatch()).contains("Alice is replying"));
-    // Released: the admin may take it.
-    alice
-        .post(format!("/tickets/{t}/unlock"))
-        .header(Header::new("X-CSRF-Token", csrf(&alice)))
-        .dispatch();
-    assert_eq!(lock(&admin)["mine"], true);
-
-    // Canned responses: personal and shared, with variables filled in.
-    let r = post_form(&alice, "/canned", "title=Greeting&body=Hello+%7Bcustomer_name%7D%2C+about+%23%7Bticket_number%7D.+%E2%80%94+%7Bagent_name%7D");
-    assert_eq!(r.status(), Status::SeeOther);
-    assert_eq!(
-        post_form(&alice, "/canned", "title=Shared&body=x&shared=true").status(),
-        Status::Forbidden
-    );
-    assert_eq!(
-        post_form(
-            &admin,
-            "/canned",
-            "title=Everyone&body=Thanks+from+%7Bagent_name%7D&shared=true"
-        )
-        .status(),
-        Status::SeeOther
-    );
-    let number: String = q(&d, &format!("SELECT number FROM tickets WHERE id = {t}"));
-    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     assert!(
-        page.contains(&format!("Hello Kamran Customer, about #{number}. — Alice")),
-        "{page}"
+        printed.contains("boss@desk.test") && printed.contains("/login"),
+        "{printed}"
     );
-    assert!(page.contains("Thanks from Alice"));
-    // The admin does not see Alice's personal one.
-    let page = body(admin.get("/canned").dispatch());
-    assert!(page.contains("Everyone") && !page.contains("Greeting"));
-    let id: i64 = q(
-        &d,
-        "SELECT id FROM canned_responses WHERE title = 'Greeting'",
+    assert!(dir.path().join("oxidesk.db").exists());
+    // /healthz over a real socket.
+    let mut body = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s.read_to_string(&mut body).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        body.starts_with("HTTP/1.1 200") && body.contains("\"database\":\"ok\""),
+        "{body}"
     );
-    assert_eq!(
-        post_form(&admin, &format!("/canned/{id}/delete"), "").status(),
-        Status::NotFound
-    );
-    assert_eq!(
-        post_form(&alice, &format!("/canned/{id}/delete"), "").status(),
-        Status::SeeOther
-    );
-}
-
-#[test]
-fn static_assets_are_embedded_and_cached() {
-    let d = desk();
-    let c = client(&d);
-    let url = oxidesk::web::assets::asset_url("app.css");
-    let r = c.get(url).dispatch();
-    assert_eq!(r.status(), Status::Ok);
-    assert_eq!(r.content_type(), Some(ContentType::CSS));
-    assert!(r
-        .headers()
-        .get_one("Cache-Control")
-        .unwrap()
-        .contains("immutable"));
-    let r = c.get(oxidesk::web::assets::asset_url("app.js")).dispatch();
-    assert_eq!(r.content_type(), Some(ContentType::JavaScript));
-    assert_eq!(
-        c.get("/static/x/../Cargo.toml").dispatch().status(),
-        Status::NotFound
-    );
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit:?} on SIGTERM");
 }

@@ -61,6 +61,8 @@
     };
     if (action) { action.addEventListener('change', showGroup); showGroup(); }
     var rows = Array.prototype.slice.call(queue.querySelectorAll('tbody tr[data-href]'));
+    // Remember this page's order so j/k on a ticket walk the same list.
+    try { sessionStorage.setItem('oxd.queue', JSON.stringify(rows.map(function (r) { return r.getAttribute('data-href'); }))); } catch (err) { /* storage off */ }
     var cur = -1;
     var mark = function (i) {
       if (!rows.length) return;
@@ -107,7 +109,14 @@
     if (typing(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === 'r') { e.preventDefault(); show('reply'); document.getElementById('compose').scrollIntoView({ block: 'center' }); }
     else if (e.key === 'n') { e.preventDefault(); show('note'); document.getElementById('compose').scrollIntoView({ block: 'center' }); }
-    else if (e.key === 'u') { location.href = '/queues/open'; }
+    else if (e.key === 'u') { history.length > 1 ? history.back() : (location.href = '/queues/open'); }
+    else if (e.key === 'j' || e.key === 'k') {
+      var list = [];
+      try { list = JSON.parse(sessionStorage.getItem('oxd.queue') || '[]'); } catch (err) { list = []; }
+      var at = list.indexOf('/tickets/' + id);
+      var to = at < 0 ? -1 : at + (e.key === 'j' ? 1 : -1);
+      if (to >= 0 && to < list.length) location.href = list[to];
+    }
   });
 
   var apply = function (state) {

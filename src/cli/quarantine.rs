@@ -97,11 +97,14 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                     eprintln!("oxidesk: message {id} still cannot be filed: {reason}");
                     return Ok(ExitCode::from(1));
                 }
-                Ok(IntakeOutcome::Duplicate { number, .. }) => {
-                    println!(
-                        "message {id} was already filed{}",
-                        number.map(|n| format!(" on #{n}")).unwrap_or_default()
-                    );
+                Ok(IntakeOutcome::Duplicate {
+                    number: Some(n), ..
+                }) => {
+                    println!("message {id} was already filed on #{n}");
+                }
+                Ok(IntakeOutcome::Duplicate { number: None, .. }) => {
+                    eprintln!("oxidesk: message {id} is not in the quarantine");
+                    return Ok(ExitCode::from(1));
                 }
                 Ok(outcome) => println!("message {id}: {}", outcome.log_line()),
                 Err(intake::IntakeError::Failed(StoreError::NotFound(_))) => {

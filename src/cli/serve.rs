@@ -61,7 +61,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "  Password:   {password}   (one-time: you will choose your own at first sign-in)"
         );
     }
-    let rocket = crate::web::build(store, config.clone())?;
+    // Background work beside the web server: the outbox worker delivers
+    // queued mail, the plugin dispatcher feeds events to plugins. Both stop
+    // when their handles drop, after the server has shut down.
+    let outbox = crate::mail::send::worker::spawn(store.clone(), config.clone());
+    let (registry, dispatcher) = crate::plugin::start(&config, &store)
+        .context("cannot start the plugin event dispatcher")?;
+    let rocket = crate::web::build(store, config.clone())?.manage(registry);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("oxidesk-web")
@@ -77,6 +83,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("the web server stopped: {e}"))
     })?;
+    drop(dispatcher);
+    drop(outbox);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -45,6 +45,24 @@ pub fn start(
     Ok((registry, handle))
 }
 
+/// The registry, as a Rocket request guard that never fails: `serve`
+/// manages an `Arc<Registry>`; a server built without it (tests, tools)
+/// gets `Plugins(None)` and shows no plugin content. (A plain
+/// `Option<&State<..>>` would make Rocket refuse to launch without it.)
+pub struct Plugins(pub Option<std::sync::Arc<Registry>>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Plugins {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        req: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let registry = req.rocket().state::<std::sync::Arc<Registry>>().cloned();
+        rocket::request::Outcome::Success(Plugins(registry))
+    }
+}
+
 /// What filters see of a decoded inbound message.
 pub fn inbound_mail(inbound: &Inbound) -> InboundMail {
     InboundMail {
@@ -77,7 +95,12 @@ pub struct Overview {
 /// The plugin list with each plugin's state, for the admin page.
 pub fn overview(store: &Store, registry: &Registry) -> StoreResult<Vec<Overview>> {
     let states = store::plugins::states(&*store.conn()?)?;
-    Ok(registry
+    Ok(overview_of(registry, &states))
+}
+
+/// As [`overview`], from states already read (`store::plugins::states`).
+pub fn overview_of(registry: &Registry, states: &[store::plugins::PluginState]) -> Vec<Overview> {
+    registry
         .listings()
         .iter()
         .map(|l| {
@@ -114,5 +137,5 @@ pub fn overview(store: &Store, registry: &Registry) -> StoreResult<Vec<Overview>
                 done_jobs: s.done_jobs,
             }
         })
-        .collect())
+        .collect()
 }

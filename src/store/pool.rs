@@ -37,6 +37,8 @@ impl StoreOptions {
 pub struct Store {
     pool: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// The connection that set the file up, held open (see `open`).
+    _setup: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,16 @@ impl Store {
                 })?;
             }
         }
+        let manager = SqliteConnectionManager::file(&opts.path);
+        let pool = Pool::builder()
+            .max_size(opts.max_connections.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
+            .connection_customizer(Box::new(Pragmas {
+                busy_timeout: opts.busy_timeout,
+            }))
+            .build_unchecked(manager);
+        let setup;
         {
             // WAL is a property of the file: set it once, on a plain
             // connection, before the pool opens more.
@@ -100,19 +112,17 @@ impl Store {
                 super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
+            // Keep this connection open as long as the store: closing the
+            // last connection to a WAL file checkpoints it and deletes the
+            // WAL, which the pool's first connection would then recreate
+            // (with a directory sync). A piped mail is one short process, so
+            // that would happen once per message for nothing.
+            setup = conn;
         }
-        let manager = SqliteConnectionManager::file(&opts.path);
-        let pool = Pool::builder()
-            .max_size(opts.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
-            .connection_customizer(Box::new(Pragmas {
-                busy_timeout: opts.busy_timeout,
-            }))
-            .build_unchecked(manager);
         Ok(Store {
             pool,
             path: opts.path.clone(),
+            _setup: std::sync::Arc::new(std::sync::Mutex::new(setup)),
         })
     }
 

@@ -18,7 +18,7 @@ pub const MARK_START: char = '\u{2}';
 pub const MARK_END: char = '\u{3}';
 
 /// How many candidates each index yields before scoping.
-const CANDIDATES: i64 = 400;
+const CANDIDATES: i64 = 200;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
@@ -64,31 +64,39 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
         return Ok(Vec::new());
     };
     let what = || format!("searching for {input:?}");
-    // Phase 1: candidate (ticket, field, fts rowid), newest first per index.
+    // Candidates newest first per index, with their snippets: snippet() is
+    // cheap while the FTS cursor is on the row, but a later lookup by rowid
+    // re-reads the whole doclist of a common word. CROSS JOIN keeps the few
+    // hits as the outer loop: otherwise the planner may walk every ticket in
+    // update order and probe the hits.
+    let snip = |table: &str| format!("snippet({table}, 0, char(2), char(3), '…', 16)");
     let sql = format!(
-        "WITH hits(ticket_id, field, fts_rowid) AS (
-            SELECT * FROM (SELECT rowid, 'subject', rowid FROM tickets_fts
+        "WITH hits(ticket_id, field, snip) AS MATERIALIZED (
+            SELECT * FROM (SELECT rowid, 'subject', {s1} FROM tickets_fts
                            WHERE tickets_fts MATCH ?2 ORDER BY rowid DESC LIMIT {CANDIDATES})
             UNION ALL
-            SELECT e.ticket_id, 'body', f.id FROM
-                (SELECT rowid AS id FROM entries_fts WHERE entries_fts MATCH ?2
+            SELECT e.ticket_id, 'body', f.snip FROM
+                (SELECT rowid AS id, {s2} AS snip FROM entries_fts WHERE entries_fts MATCH ?2
                  ORDER BY rowid DESC LIMIT {CANDIDATES}) f
                 JOIN entries e ON e.id = f.id
             UNION ALL
-            SELECT t2.id, 'email', f.id FROM
-                (SELECT rowid AS id FROM identities_fts WHERE identities_fts MATCH ?2
+            SELECT t2.id, 'email', f.snip FROM
+                (SELECT rowid AS id, {s3} AS snip FROM identities_fts WHERE identities_fts MATCH ?2
                  ORDER BY rowid DESC LIMIT {CANDIDATES}) f
                 JOIN customer_identities ci ON ci.id = f.id
                 JOIN tickets t2 ON t2.customer_id = ci.customer_id
         )
-        SELECT t.id, h.field, h.fts_rowid FROM hits h JOIN tickets t ON t.id = h.ticket_id
-        WHERE t.is_spam = 0 AND {}
+        SELECT t.id, h.field, h.snip FROM hits h CROSS JOIN tickets t ON t.id = h.ticket_id
+        WHERE t.is_spam = 0 AND {scope}
         ORDER BY t.updated_at DESC, t.id DESC,
                  CASE h.field WHEN 'subject' THEN 0 WHEN 'body' THEN 1 ELSE 2 END",
-        scope.sql(1)
+        s1 = snip("tickets_fts"),
+        s2 = snip("entries_fts"),
+        s3 = snip("identities_fts"),
+        scope = scope.sql(1)
     );
     let mut stmt = conn.prepare_cached(&sql).ctx(what)?;
-    let all: Vec<(TicketId, String, i64)> = stmt
+    let all: Vec<(TicketId, String, String)> = stmt
         .query_map(params![scope.staff, q], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
@@ -96,7 +104,7 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
         .collect::<Result<_, _>>()
         .ctx(what)?;
     // One hit per ticket: the best field (rows come best first).
-    let mut candidates: Vec<(TicketId, String, i64)> = Vec::new();
+    let mut candidates: Vec<(TicketId, String, String)> = Vec::new();
     for hit in all {
         if candidates.len() as i64 >= limit {
             break;
@@ -105,10 +113,9 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
             candidates.push(hit);
         }
     }
-    // Phase 2: the rows and their snippets.
     let row_sql = format!("SELECT {ROW_COLS} FROM tickets t {ROW_JOINS} WHERE t.id = ?1");
     let mut out = Vec::with_capacity(candidates.len());
-    for (id, field, fts_rowid) in candidates {
+    for (id, field, snippet) in candidates {
         let Some(row) = conn
             .prepare_cached(&row_sql)
             .and_then(|mut s| s.query_row([id], queue_row).optional())
@@ -116,23 +123,10 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
         else {
             continue;
         };
-        let (table, column) = match field.as_str() {
-            "body" => ("entries_fts", 0),
-            "email" => ("identities_fts", 0),
-            _ => ("tickets_fts", 0),
-        };
-        let snip_sql = format!(
-            "SELECT snippet({table}, {column}, char(2), char(3), '…', 16) FROM {table}
-             WHERE {table} MATCH ?1 AND rowid = ?2"
-        );
-        let snippet: Option<String> = conn
-            .prepare_cached(&snip_sql)
-            .and_then(|mut s| s.query_row(params![q, fts_rowid], |r| r.get(0)).optional())
-            .ctx(what)?;
         out.push(Hit {
             row,
             field,
-            snippet: snippet.unwrap_or_default(),
+            snippet,
         });
     }
     Ok(out)

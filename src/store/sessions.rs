@@ -16,6 +16,8 @@ pub struct SessionStaff {
     pub is_admin: bool,
     pub must_change_password: bool,
     pub last_seen_at: i64,
+    /// The agent's chosen UI language, if any.
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +50,7 @@ pub fn create(
 /// The live session with this token hash, if its account is still active.
 pub fn find(conn: &Connection, token_hash: &str) -> StoreResult<Option<SessionStaff>> {
     conn.prepare_cached(
-        "SELECT s.id, st.id, st.email, st.name, st.is_admin, st.must_change_password, s.last_seen_at
+        "SELECT s.id, st.id, st.email, st.name, st.is_admin, st.must_change_password, s.last_seen_at, st.locale
          FROM staff_sessions s JOIN staff st ON st.id = s.staff_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND st.active = 1",
     )
@@ -62,6 +64,7 @@ pub fn find(conn: &Connection, token_hash: &str) -> StoreResult<Option<SessionSt
                 is_admin: r.get(4)?,
                 must_change_password: r.get(5)?,
                 last_seen_at: r.get(6)?,
+                locale: r.get(7)?,
             })
         })
         .optional()

@@ -41,6 +41,19 @@ pub fn set(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Store `value` unless the key already has one; returns the value kept.
+/// Two processes racing to create a value (a generated secret) end up
+/// with the same one.
+pub fn set_if_absent(conn: &Connection, key: &str, value: &str) -> StoreResult<String> {
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO NOTHING",
+        params![key, value, super::now()],
+    )
+    .ctx(|| format!("saving setting {key}"))?;
+    Ok(get(conn, key)?.unwrap_or_else(|| value.to_string()))
+}
+
 /// Every setting, sorted by key.
 pub fn all(conn: &Connection) -> StoreResult<Vec<(String, String)>> {
     let mut stmt = conn

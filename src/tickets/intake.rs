@@ -125,7 +125,7 @@ impl IntakeOutcome {
                 number: Some(n), ..
             } => format!("duplicate of #{n}"),
             IntakeOutcome::Duplicate { raw_id, .. } => {
-                format!("duplicate of quarantined message {raw_id}")
+                format!("duplicate of raw message {raw_id}, which is on no ticket")
             }
             IntakeOutcome::Quarantined { raw_id, reason } => {
                 format!("quarantined as {raw_id} ({reason})")

@@ -56,8 +56,14 @@ pub fn secret(conn: &Connection, configured: &str) -> StoreResult<Vec<u8>> {
     let mut bytes = [0u8; 32];
     rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
     let generated = hex::encode(bytes);
-    store::settings::set(conn, SECRET_SETTING, &generated)?;
-    Ok(generated.into_bytes())
+    // Another process may have just created one: keep whichever came first.
+    let kept = store::settings::set_if_absent(conn, SECRET_SETTING, &generated)?;
+    if kept.is_empty() {
+        // The setting exists but was emptied: replace it.
+        store::settings::set(conn, SECRET_SETTING, &generated)?;
+        return Ok(generated.into_bytes());
+    }
+    Ok(kept.into_bytes())
 }
 
 fn mac(secret: &[u8]) -> HmacSha256 {

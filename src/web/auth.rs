@@ -245,7 +245,7 @@ async fn load_session(req: &Request<'_>) -> Option<StaffSession> {
         is_admin: s.is_admin,
         must_change_password: s.must_change_password,
         csrf: csrf_for(&token),
-        lang: crate::web::i18n::resolve(None).to_string(),
+        lang: crate::web::i18n::resolve(s.locale.as_deref()).to_string(),
     })
 }
 

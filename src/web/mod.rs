@@ -98,6 +98,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         )
         .mount("/", staff::routes())
         .mount("/admin", admin::routes())
+        .mount("/admin", admin::plugins::routes())
         .mount("/api/v1", api::routes())
         .register(
             "/",

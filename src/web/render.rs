@@ -39,7 +39,7 @@ pub fn mail_html(html: &str, attachments: &[AttachmentMeta]) -> String {
             if !cid.is_empty() {
                 html = html.replace(
                     &format!("cid:{cid}"),
-                    &format!("{}?inline=1", attachment_url(a.id)),
+                    &format!("{}?inline=true", attachment_url(a.id)),
                 );
             }
         }
@@ -111,7 +111,7 @@ mod tests {
             &atts,
         );
         assert!(!out.contains("script") && !out.contains("onclick"), "{out}");
-        assert!(out.contains("/attachments/7?inline=1"), "{out}");
+        assert!(out.contains("/attachments/7?inline=true"), "{out}");
     }
 
     #[test]

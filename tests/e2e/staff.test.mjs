@@ -83,6 +83,17 @@ before(async () => {
     '',
   ].join('\r\n');
   run(['pipe'], mail);
+  run(['pipe'], [
+    'From: Bruno Buyer <bruno@example.net>',
+    'To: support@helpdesk.test',
+    'Subject: Invoice question',
+    'Message-ID: <e2e-2@example.net>',
+    'Date: Mon, 23 Nov 2026 08:05:00 +0000',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Why was I billed twice?',
+    '',
+  ].join('\r\n'));
   run(['staff', 'add', AGENT.email, '--name', AGENT.name, '--all-departments', '--password-stdin'], AGENT.password + '\n');
   run(['staff', 'add', OTHER.email, '--name', OTHER.name, '--all-departments', '--password-stdin'], OTHER.password + '\n');
 
@@ -137,13 +148,23 @@ test('an agent works a piped-in ticket from queue to closed', async () => {
   await row.waitFor();
   assert.equal(await row.locator('.subject a').getAttribute('dir'), 'auto');
   assert.match(await row.textContent(), /Leyla Customer/);
-  assert.match(await page.locator('.side a.current').textContent(), /Open\s+1/);
+  assert.match(await page.locator('.side a.current').textContent(), /Open\s+2/);
   await shot('02-queue');
 
-  // Open it: the thread shows the customer's message, in Persian too.
-  await row.locator('.subject a').click();
-  await page.waitForURL(/\/tickets\/\d+$/);
+  // Keyboard: j/j/k moves through the rows, Enter opens; on a ticket, j/k
+  // walk the same queue (newest first: the invoice mail, then ours).
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  await page.keyboard.press('k');
+  await page.keyboard.press('j');
+  assert.match(await page.locator('tr.kbd').textContent(), /Website down/);
+  await Promise.all([page.waitForURL(/\/tickets\/\d+$/), page.keyboard.press('Enter')]);
   const ticketUrl = page.url();
+  await Promise.all([page.waitForEvent('framenavigated'), page.keyboard.press('k')]);
+  assert.match(await page.textContent('h1'), /Invoice question/);
+  await Promise.all([page.waitForURL(ticketUrl), page.keyboard.press('j')]);
+
+  // The thread shows the customer's message, in Persian too.
   assert.match(await page.textContent('.entry.kind-message .body'), /error 500/);
   assert.match(await page.textContent('.entry.kind-message .body'), /سلام/);
   assert.match(await page.textContent('.customer'), /leyla@example.com/);

@@ -324,3 +324,92 @@ fn outbox_test_sends_at_once_and_reports_the_answer() {
     // Not through the outbox.
     assert!(env.outbox("test").is_empty());
 }
+
+#[test]
+fn starttls_and_implicit_tls_with_login_deliver_to_a_trusted_server() {
+    if !have_tls_tools() {
+        return;
+    }
+    configure();
+    let env = Env::new(1);
+    let (ca, cert, key) = test_certs(&env.dir.path().join("certs"));
+    for (i, mode) in ["starttls", "tls"].into_iter().enumerate() {
+        let port = free_port();
+        let server = TlsServer::start(port, mode, &cert, &key, &env.dir.path().join(mode));
+        let mut config = env.config.clone();
+        config.smtp.port = port;
+        config.smtp.security = mode.into();
+        config.smtp.username = "mailer".into();
+        config.smtp.password = "wrong".into();
+        config.smtp.tls_ca_file = ca.display().to_string();
+        let (_, number) = new_ticket(env.pipe(&customer_mail(
+            "Dana <dana@customer.example>",
+            &format!("{mode}@customer.example"),
+            &format!("Over {mode}"),
+            "",
+        )));
+        let run = |config: &oxidesk::config::Config| {
+            let t = Transport::from_config(&config.smtp).unwrap();
+            worker::run_due(&env.store, config, &t, &|| false).unwrap()
+        };
+        // A wrong password keeps the mail queued (a configuration problem).
+        let s = run(&config);
+        assert_eq!((s.sent, s.retrying, s.failed), (0, 1, 0), "{mode}");
+        let answer: String = env
+            .conn()
+            .query_row(
+                "SELECT last_answer FROM outbox WHERE kind = 'auto_response' ORDER BY id DESC",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            answer.contains("smtp.password") && answer.contains("535"),
+            "{answer}"
+        );
+        env.conn()
+            .execute(
+                "UPDATE outbox SET next_attempt_at = 0 WHERE state = 'queued'",
+                [],
+            )
+            .unwrap();
+        config.smtp.password = "s3cret pässword".into();
+        let s = run(&config);
+        assert_eq!(s.sent, 1, "{mode}");
+        let got = server.messages();
+        assert_eq!(got.len(), 1, "{mode}");
+        assert!(
+            got[0].contains(&format!("[#{number}] Over {mode}")),
+            "{}",
+            got[0]
+        );
+        assert_eq!(env.outbox("auto_response")[i].1, "sent");
+    }
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    if !have_tls_tools() {
+        return;
+    }
+    configure();
+    let env = Env::new(1);
+    let (_, cert, key) = test_certs(&env.dir.path().join("certs"));
+    let port = free_port();
+    let server = TlsServer::start(port, "tls", &cert, &key, &env.dir.path().join("tls"));
+    let mut config = env.config.clone();
+    config.smtp.port = port;
+    config.smtp.security = "tls".into();
+    config.smtp.username = "mailer".into();
+    config.smtp.password = "s3cret pässword".into();
+    new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "untrusted@customer.example",
+        "Untrusted",
+        "",
+    )));
+    let t = Transport::from_config(&config.smtp).unwrap();
+    let s = worker::run_due(&env.store, &config, &t, &|| false).unwrap();
+    assert_eq!((s.sent, s.retrying), (0, 1));
+    assert!(server.messages().is_empty());
+}

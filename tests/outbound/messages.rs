@@ -640,3 +640,57 @@ fn access_link_and_password_reset_mails_for_the_portal_and_staff() {
     assert!(text_part(&m).contains("https://help.example.test/staff/reset?t=abc"));
     assert!(header(&m, "To").contains("alex@help.example.test"));
 }
+
+#[test]
+fn a_transfer_alerts_the_new_department() {
+    configure();
+    let env = Env::new(1);
+    let alex = env.staff("Alex", "alex@help.example.test");
+    let billing = {
+        let c = env.conn();
+        c.execute(
+            "INSERT INTO departments (name, created_at) VALUES ('Billing', 0)",
+            [],
+        )
+        .unwrap();
+        let id = c.last_insert_rowid();
+        c.execute(
+            "INSERT INTO staff (email, name, password_hash, created_at)
+             VALUES ('bill@help.example.test', 'Bill', 'x', 0)",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO staff_departments (staff_id, department_id) VALUES (?1, ?2)",
+            [c.last_insert_rowid(), id],
+        )
+        .unwrap();
+        oxidesk::model::DepartmentId(id)
+    };
+    let (ticket, _) = new_ticket(env.pipe(&customer_mail(
+        "Dana <dana@customer.example>",
+        "transfer@customer.example",
+        "Refund",
+        "",
+    )));
+    let actor = Actor::Staff {
+        id: alex,
+        name: "Alex".into(),
+    };
+    tickets::transfer(&env.store, &actor, ticket, billing).unwrap();
+    let to: Vec<_> = env
+        .outbox("alert_transferred")
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(to, vec!["bill@help.example.test"]);
+    let subject: String = env
+        .conn()
+        .query_row(
+            "SELECT subject FROM outbox WHERE kind = 'alert_transferred'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(subject.starts_with("Transferred to Billing"), "{subject}");
+}

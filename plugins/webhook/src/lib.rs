@@ -140,10 +140,17 @@ impl Plugin for Webhook {
             .set("X-Oxidesk-Delivery", &job.id.to_string())
             .send_string(&job.body);
         match result {
-            Ok(response) => Ok(JobDone {
+            Ok(response) if (200..300).contains(&response.status()) => Ok(JobDone {
                 status: Some(response.status()),
                 note: format!("delivered to {}", job.target),
             }),
+            // Redirects are not followed: a signed POST should not wander.
+            Ok(response) => Err(PluginError::permanent(format!(
+                "{} answered HTTP {} (redirects are not followed; configure the final URL)",
+                job.target,
+                response.status()
+            ))
+            .with_status(response.status())),
             Err(ureq::Error::Status(code, _)) => {
                 let message = format!("{} answered HTTP {code}", job.target);
                 // Server trouble and rate limits pass; other refusals won't.

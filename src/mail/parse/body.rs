@@ -16,7 +16,9 @@
 
 use encoding_rs::Encoding;
 
-use super::headers::{self, Params};
+use super::filename::{extension_for, mime_for_name, sanitise_filename};
+use super::headers;
+use super::params::{self, Params};
 use super::{charset, transfer, uuencode, InboundAttachment};
 
 const MAX_DEPTH: usize = 40;
@@ -59,7 +61,7 @@ impl PartInfo {
     ) -> PartInfo {
         let hv = |name: &str| block.get(name).map(|v| headers::text(v, fallback));
         let mut ctype = hv("Content-Type")
-            .map(|v| headers::params(&v))
+            .map(|v| params::params(&v))
             .unwrap_or_default();
         let valid = {
             let v = &ctype.value;
@@ -77,7 +79,7 @@ impl PartInfo {
                 .map(|v| v.trim().to_ascii_lowercase())
                 .unwrap_or_default(),
             disposition: hv("Content-Disposition")
-                .map(|v| headers::params(&v))
+                .map(|v| params::params(&v))
                 .unwrap_or_default(),
             content_id: hv("Content-ID")
                 .map(|v| {
@@ -100,65 +102,6 @@ impl PartInfo {
             .or_else(|| self.ctype.get("name"))
             .map(sanitise_filename)
             .filter(|n| !n.is_empty())
-    }
-}
-
-/// A filename safe to store and offer for download: no path, no control
-/// characters, at most 200 bytes (keeping the extension).
-pub(crate) fn sanitise_filename(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean: String = base
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let clean = clean.trim().trim_start_matches('.').trim().to_string();
-    if clean.len() <= 200 {
-        return clean;
-    }
-    let (stem, ext) = match clean.rsplit_once('.') {
-        Some((s, e)) if e.len() <= 10 => (s, format!(".{e}")),
-        _ => (clean.as_str(), String::new()),
-    };
-    let mut cut = 200 - ext.len();
-    while !stem.is_char_boundary(cut.min(stem.len())) {
-        cut -= 1;
-    }
-    format!("{}{}", &stem[..cut.min(stem.len())], ext)
-}
-
-fn extension_for(mime: &str) -> &'static str {
-    match mime {
-        "text/plain" | "message/delivery-status" | "text/rfc822-headers" => ".txt",
-        "text/html" => ".html",
-        "text/calendar" => ".ics",
-        "text/csv" => ".csv",
-        "application/pdf" => ".pdf",
-        "image/jpeg" => ".jpg",
-        "image/png" => ".png",
-        "image/gif" => ".gif",
-        "message/rfc822" => ".eml",
-        _ => "",
-    }
-}
-
-/// A MIME type for a file known only by name (inline uuencode).
-fn mime_for_name(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "txt" => "text/plain",
-        "csv" => "text/csv",
-        "htm" | "html" => "text/html",
-        "pdf" => "application/pdf",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "zip" => "application/zip",
-        "doc" => "application/msword",
-        "xls" => "application/vnd.ms-excel",
-        _ => "application/octet-stream",
     }
 }
 
@@ -652,14 +595,5 @@ mod tests {
     #[test]
     fn flowed_text() {
         assert_eq!(unflow("a \nb\n>c\n -- \nd", false), "a b\n>c\n-- \nd");
-    }
-
-    #[test]
-    fn filenames_are_sanitised() {
-        assert_eq!(sanitise_filename("../../etc/passwd"), "passwd");
-        assert_eq!(sanitise_filename("C:\\x\\a\u{7}b.txt"), "a b.txt");
-        let long = format!("{}.pdf", "ä".repeat(300));
-        let s = sanitise_filename(&long);
-        assert!(s.len() <= 200 && s.ends_with(".pdf"));
     }
 }

@@ -4,6 +4,7 @@
 use super::address::{self, Parsed};
 use super::body::{Piece, Walker};
 use super::headers::{self, Block};
+use super::params;
 use super::{auto, html, Address, Inbound, ParseError};
 
 /// Headers that show a header block belongs to a mail (a text that merely
@@ -141,10 +142,10 @@ pub(super) fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
 fn content_type(
     block: &Block<'_>,
     fallback: Option<&'static encoding_rs::Encoding>,
-) -> headers::Params {
+) -> params::Params {
     block
         .get("Content-Type")
-        .map(|v| headers::params(&headers::text(v, fallback)))
+        .map(|v| params::params(&headers::text(v, fallback)))
         .unwrap_or_default()
 }
 

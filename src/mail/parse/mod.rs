@@ -152,9 +152,11 @@ mod address;
 mod auto;
 mod body;
 mod charset;
+mod filename;
 mod headers;
 mod html;
 mod message;
+mod params;
 mod transfer;
 mod uuencode;
 

@@ -3,35 +3,76 @@
 //! carries broken padding, stray characters and bare `=` signs, and losing
 //! a customer's text over a padding error is worse than keeping it.
 
+const SKIP: u8 = 0xFF;
+const PAD: u8 = 0xFE;
+
+/// Base64 alphabet (standard and URL-safe) → 6-bit value; PAD for `=`,
+/// SKIP for anything else.
+static B64: [u8; 256] = {
+    let mut t = [SKIP; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        t[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'-' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t[b'_' as usize] = 63;
+    t[b'=' as usize] = PAD;
+    t
+};
+
 /// Decodes base64, skipping anything outside the alphabet (line breaks,
 /// spaces, junk). `=` ends the current 4-character group, so padded chunks
 /// that were concatenated ("YQ==YQ==") and extra padding ("YQ====") both
-/// decode.
+/// decode. Whole groups of four take a fast path (attachments are
+/// megabytes of them).
 pub(crate) fn base64(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
     let mut acc: u32 = 0;
     let mut n = 0u8;
-    for &c in input {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => {
+    let mut i = 0;
+    while i < input.len() {
+        if n == 0 {
+            if let Some(q) = input.get(i..i + 4) {
+                let (a, b, c, d) = (
+                    B64[q[0] as usize],
+                    B64[q[1] as usize],
+                    B64[q[2] as usize],
+                    B64[q[3] as usize],
+                );
+                if (a | b | c | d) < 64 {
+                    let v =
+                        u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+                    out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        let v = B64[input[i] as usize];
+        i += 1;
+        match v {
+            SKIP => continue,
+            PAD => {
                 flush_partial(&mut out, acc, n);
                 acc = 0;
                 n = 0;
                 continue;
             }
-            _ => continue,
-        };
+            _ => {}
+        }
         acc = (acc << 6) | u32::from(v);
         n += 1;
         if n == 4 {
-            out.push((acc >> 16) as u8);
-            out.push((acc >> 8) as u8);
-            out.push(acc as u8);
+            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
             acc = 0;
             n = 0;
         }
@@ -136,6 +177,9 @@ mod tests {
         assert_eq!(base64(b"YQ==YQ=="), b"aa");
         assert_eq!(base64(b"YWJj===="), b"abc");
         assert_eq!(base64(b"!!"), b"");
+        assert_eq!(base64(b"YWJjZGVm\r\nZ2hp"), b"abcdefghi");
+        assert_eq!(base64(b"Y WJj"), b"abc");
+        assert_eq!(base64(b"_-8="), [0xff, 0xef]);
     }
 
     #[test]

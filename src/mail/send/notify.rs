@@ -41,6 +41,7 @@ pub fn on_event(tx: &Connection, actor: &Actor, event: &TicketEvent) -> StoreRes
             to: Some(to),
             ..
         } => alert_assigned(tx, actor, ticket, to)?,
+        TicketEvent::Transferred { ticket, .. } => alert_transferred(tx, actor, ticket)?,
         TicketEvent::Overdue { ticket } => alert_overdue(tx, ticket)?,
         _ => {}
     }
@@ -443,6 +444,16 @@ fn alert_assigned(
         return Ok(());
     };
     alert_staff(tx, actor, &t, None, "alert_assigned", vec![staff], false)
+}
+
+/// The new department's members (the assignee keeps the ticket and knows).
+fn alert_transferred(tx: &Connection, actor: &Actor, ticket: TicketId) -> StoreResult<()> {
+    if !settings::get_bool(tx, "mail.alert_transferred", true)? {
+        return Ok(());
+    }
+    let t = load_ticket(tx, ticket)?;
+    let members = department_or_admins(tx, &t)?;
+    alert_staff(tx, actor, &t, None, "alert_transferred", members, false)
 }
 
 fn alert_overdue(tx: &Connection, ticket: TicketId) -> StoreResult<()> {

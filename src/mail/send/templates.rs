@@ -32,6 +32,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("alert_assigned", "Alert to the assignee: ticket assigned"),
     (
+        "alert_transferred",
+        "Alert to the new department: ticket transferred",
+    ),
+    (
         "alert_overdue",
         "Alert to the assignee and department manager: ticket overdue",
     ),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, SendmailTransport, SmtpTransport, Transport as _};
 
 use crate::config::SmtpConfig;
@@ -64,10 +64,24 @@ impl Transport {
                     return Err(ConfigError::NoHost);
                 }
                 let tls = |host: &str| {
-                    TlsParameters::new(host.to_string()).map_err(|e| ConfigError::Tls {
+                    let failed = |message: String| ConfigError::Tls {
                         host: host.to_string(),
-                        message: e.to_string(),
-                    })
+                        message,
+                    };
+                    let mut b = TlsParameters::builder(host.to_string());
+                    let ca = cfg.tls_ca_file.trim();
+                    if !ca.is_empty() {
+                        let pem = std::fs::read(ca).map_err(|e| {
+                            failed(format!("cannot read smtp.tls_ca_file {ca}: {e}"))
+                        })?;
+                        let cert = Certificate::from_pem(&pem).map_err(|e| {
+                            failed(format!(
+                                "smtp.tls_ca_file {ca} holds no PEM certificate: {e}"
+                            ))
+                        })?;
+                        b = b.add_root_certificate(cert);
+                    }
+                    b.build_rustls().map_err(|e| failed(e.to_string()))
                 };
                 let tls = match cfg.security.trim() {
                     "starttls" => Tls::Required(tls(host)?),
@@ -119,6 +133,12 @@ impl Transport {
                     response.code(),
                     response.message().collect::<Vec<_>>().join(" ")
                 )),
+                // A refused login is our configuration, not the message:
+                // keep the mail queued until the password is fixed.
+                Err(e) if is_auth_refusal(&e) => Err(DeliveryError::Temporary(format!(
+                    "the SMTP server refused the login (check smtp.username and smtp.password): {}",
+                    error_text(&e)
+                ))),
                 Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(error_text(&e))),
                 Err(e) => Err(DeliveryError::Temporary(error_text(&e))),
             },
@@ -130,6 +150,13 @@ impl Transport {
                 .map_err(|e| DeliveryError::Temporary(error_text(&e))),
         }
     }
+}
+
+/// 530 (authentication required), 534/538 (mechanism too weak / needs
+/// encryption), 535 (bad credentials).
+fn is_auth_refusal(e: &lettre::transport::smtp::Error) -> bool {
+    e.status()
+        .is_some_and(|c| ["530", "534", "535", "538"].contains(&c.to_string().as_str()))
 }
 
 /// The error with its causes (lettre puts the server's answer in a source).

@@ -104,3 +104,9 @@ CREATE TABLE banned_senders (
     staff_id   INTEGER REFERENCES staff(id) ON DELETE SET NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Per-department and per-assignee active queues, newest first.
+CREATE INDEX tickets_department_active_updated ON tickets(department_id, updated_at)
+    WHERE status IN ('open', 'answered', 'pending') AND is_spam = 0;
+CREATE INDEX tickets_assignee_active_updated ON tickets(assignee_id, updated_at)
+    WHERE status IN ('open', 'answered', 'pending') AND is_spam = 0;

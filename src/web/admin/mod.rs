@@ -5,6 +5,8 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
+pub mod plugins;
+
 use crate::model::{DepartmentId, StaffId};
 use crate::store::{staff, Store};
 use crate::web::auth::{self, AdminSession};

@@ -36,6 +36,7 @@ pub async fn scoped(store: &Store, scope: Scope, id: i64) -> Result<TicketHead, 
 async fn show(
     store: &State<Store>,
     templates: &State<Templates>,
+    plugins: crate::plugin::Plugins,
     me: StaffSession,
     id: i64,
 ) -> Result<RawHtml<String>, WebError> {
@@ -95,7 +96,24 @@ async fn show(
             serde_json::json!({"id": c.id, "title": c.title, "body": body, "shared": c.shared})
         })
         .collect();
+    let plugin_panels = match (plugins.0, head.row.customer_email.clone()) {
+        (Some(registry), Some(email)) => {
+            let panel_ctx = crate::plugin::PanelContext {
+                customer_email: email,
+                customer_name: customer_name.clone(),
+                ticket_number: Some(head.row.number.clone()),
+                viewer: crate::plugin::Viewer::Staff,
+            };
+            // Plugins may call out (billing APIs): off the async workers,
+            // each bounded by its deadline.
+            rocket::tokio::task::spawn_blocking(move || registry.ticket_panels(&panel_ctx))
+                .await
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
     let mut ctx = page(store, &me, "ticket").await?;
+    ctx.insert("plugin_panels", &plugin_panels);
     ctx.insert("t", &head);
     ctx.insert("entries", &entries);
     ctx.insert("events", &events);
