@@ -53,19 +53,33 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => report(false, format!("integrity check failed: {e}")),
     }
     let latest = health::latest_schema_version();
-    match store::schema_version(&conn) {
-        Ok(v) if v == latest => report(true, format!("schema version {v} is current")),
-        Ok(v) if v < latest => report(
-            false,
-            format!("schema version {v}, this binary needs {latest}: run `oxidesk migrate`"),
-        ),
-        Ok(v) => report(
+    match (
+        store::schema_version(&conn),
+        store::pending_migrations(&conn),
+    ) {
+        (Ok(v), Ok(p)) if p.is_empty() && v <= latest => {
+            report(true, format!("schema version {v} is current"))
+        }
+        (Ok(_), Ok(p)) if !p.is_empty() => {
+            let list: Vec<String> = p
+                .iter()
+                .map(|m| format!("{:04}_{}", m.version, m.name))
+                .collect();
+            report(
+                false,
+                format!(
+                    "migrations not applied: {}: run `oxidesk migrate`",
+                    list.join(", ")
+                ),
+            )
+        }
+        (Ok(v), Ok(_)) => report(
             false,
             format!(
                 "schema version {v} is newer than this binary knows ({latest}): upgrade oxidesk"
             ),
         ),
-        Err(e) => report(false, format!("schema version unreadable: {e}")),
+        (Err(e), _) | (_, Err(e)) => report(false, format!("schema version unreadable: {e}")),
     }
     for table in health::FTS_TABLES {
         match health::fts_check(&conn, table) {

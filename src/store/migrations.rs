@@ -59,10 +59,22 @@ pub fn schema_version(conn: &Connection) -> StoreResult<u32> {
     .map_err(|e| StoreError::wrap("reading the schema version", e))
 }
 
-/// Migrations embedded in this binary and not yet applied to `conn`.
+/// Migrations embedded in this binary and not yet applied to `conn`, by
+/// version: a database may lack a lower number than its highest (areas land
+/// their numbered files in any order).
 pub fn pending_migrations(conn: &Connection) -> StoreResult<Vec<Migration>> {
-    let current = schema_version(conn)?;
-    Ok(all().into_iter().filter(|m| m.version > current).collect())
+    ensure_table(conn)?;
+    let mut stmt = conn
+        .prepare("SELECT version FROM schema_migrations")
+        .map_err(|e| StoreError::wrap("reading applied migrations", e))?;
+    let applied = stmt
+        .query_map([], |r| r.get::<_, u32>(0))
+        .and_then(|rows| rows.collect::<Result<std::collections::HashSet<u32>, _>>())
+        .map_err(|e| StoreError::wrap("reading applied migrations", e))?;
+    Ok(all()
+        .into_iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect())
 }
 
 /// Apply every pending migration, each in its own immediate transaction so
@@ -115,4 +127,29 @@ pub fn apply(conn: &Connection) -> StoreResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+
+    #[test]
+    fn a_lower_number_landing_later_is_still_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("g.db")).unwrap();
+        ensure_table(&conn).unwrap();
+        let highest = all().last().map(|m| m.version).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'x', 0)",
+            [highest],
+        )
+        .unwrap();
+        let pending: Vec<u32> = pending_migrations(&conn)
+            .unwrap()
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert!(pending.contains(&1), "{pending:?}");
+        assert!(!pending.contains(&highest), "{pending:?}");
+    }
 }
