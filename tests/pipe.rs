@@ -563,6 +563,50 @@ fn redelivery_is_a_duplicate_but_a_reused_message_id_is_kept() {
         .contains("Body two"));
 }
 
+/// A banned sender's mail is refused: kept raw as rejected, no ticket, and
+/// exit 0 so the MTA does not retry or bounce it.
+#[test]
+fn mail_from_a_banned_sender_is_kept_but_opens_no_ticket() {
+    let desk = Desk::new();
+    // Any command opens (and migrates) the database.
+    assert_eq!(desk.run(&["migrate"]).code, 0);
+    {
+        let conn = rusqlite::Connection::open(&desk.db).unwrap();
+        conn.execute(
+            "INSERT INTO banned_senders (email, created_at) VALUES ('Spammer@Example.net', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let run = desk.pipe(&mail(
+        "spammer@example.net",
+        "ban-1@example.net",
+        "",
+        "Buy now",
+        "Cheap offers",
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("banned"), "{}", run.stderr);
+    let conn = rusqlite::Connection::open(&desk.db).unwrap();
+    let tickets: i64 = conn
+        .query_row("SELECT COUNT(*) FROM tickets", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tickets, 0);
+    let status: String = conn
+        .query_row("SELECT status FROM raw_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "rejected");
+    // Someone else still gets a ticket.
+    let ok = desk.pipe(&mail(
+        "ok@example.org",
+        "ok-1@example.org",
+        "",
+        "Hi",
+        "Help",
+    ));
+    assert!(ok.line().contains("new ticket #"), "{}", ok.stderr);
+}
+
 // ---------------------------------------------------------------------------
 // Auto-replies and bounces
 

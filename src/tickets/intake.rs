@@ -210,6 +210,15 @@ pub fn receive(
         };
         return Ok(IntakeOutcome::Duplicate { raw_id, number });
     }
+    // Banned senders (the staff UI's "ban sender", or an admin's list) are
+    // refused like a filter's rejection: kept raw, no ticket, no reply.
+    let rejected = match (&parsed, rejected) {
+        (_, Some(reason)) => Some(reason),
+        (Ok(inbound), None) if store::bans::is_banned(&tx, &inbound.from.email)? => {
+            Some(format!("the sender {} is banned", inbound.from.email))
+        }
+        (_, None) => None,
+    };
     let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
     let raw_id = store::raw_messages::insert(
         &tx,
