@@ -48,6 +48,8 @@ pub struct DatabaseConfig {
     /// How long to wait for a busy database before giving up (ms).
     pub busy_timeout_ms: u64,
     pub max_connections: u32,
+    /// SQLite page cache per connection, in KiB.
+    pub cache_kib: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +120,8 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             path: PathBuf::from("oxidesk.db"),
             busy_timeout_ms: 5000,
-            max_connections: 8,
+            max_connections: 4,
+            cache_kib: 4096,
         }
     }
 }
@@ -211,6 +214,7 @@ impl Config {
         let mut opts = StoreOptions::new(self.database.path.clone());
         opts.busy_timeout = Duration::from_millis(self.database.busy_timeout_ms);
         opts.max_connections = self.database.max_connections;
+        opts.cache_kib = self.database.cache_kib;
         opts
     }
 

@@ -52,6 +52,8 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     // One process, one message: a single connection is all it needs.
     let mut store_opts = ctx.config.store_options();
     store_opts.max_connections = 1;
+    store_opts.single_connection = true;
+    store_opts.cache_kib = store_opts.cache_kib.min(2048);
     let store = match Store::open(&store_opts) {
         Ok(s) => s,
         Err(e) => {

@@ -1,5 +1,7 @@
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use r2d2::{CustomizeConnection, Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -7,8 +9,6 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::error::{StoreError, StoreResult};
 use super::migrations;
-
-pub type Conn = PooledConnection<SqliteConnectionManager>;
 
 /// How to open the database.
 #[derive(Debug, Clone)]
@@ -19,6 +19,12 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// Apply pending migrations on open (true everywhere but `check`).
     pub migrate: bool,
+    /// One connection, no pool: for one-shot processes such as `pipe`,
+    /// which would otherwise start the pool's threads and wait for one of
+    /// them to open the file.
+    pub single_connection: bool,
+    /// SQLite page cache per connection, in KiB.
+    pub cache_kib: u32,
 }
 
 impl StoreOptions {
@@ -26,42 +32,108 @@ impl StoreOptions {
         StoreOptions {
             path: path.into(),
             busy_timeout: Duration::from_secs(5),
-            max_connections: 8,
+            max_connections: 4,
             migrate: true,
+            single_connection: false,
+            cache_kib: 4096,
         }
     }
 }
 
-/// The handle every layer shares: a pool of connections to one SQLite file.
+/// The handle every layer shares: connections to one SQLite file, from a
+/// pool or, for one-shot processes, a single connection.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<SqliteConnectionManager>,
+    backend: Backend,
     path: PathBuf,
-    /// The connection that set the file up, held open (see `open`).
-    _setup: std::sync::Arc<std::sync::Mutex<Connection>>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Pool {
+        pool: Pool<SqliteConnectionManager>,
+        /// The connection that set the file up, held open (see `open`).
+        _setup: Arc<Mutex<Connection>>,
+    },
+    Single {
+        slot: Arc<Slot>,
+        wait: Duration,
+    },
+}
+
+/// The one connection of a single-connection store, lent out by `conn()`
+/// and put back when the borrower drops it.
+struct Slot {
+    conn: Mutex<Option<Connection>>,
+    returned: Condvar,
+}
+
+/// A connection from the store; derefs to `rusqlite::Connection`.
+pub struct Conn {
+    inner: Option<ConnInner>,
+}
+
+enum ConnInner {
+    Pooled(PooledConnection<SqliteConnectionManager>),
+    Single(Connection, Arc<Slot>),
+}
+
+impl Deref for Conn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self.inner.as_ref() {
+            Some(ConnInner::Pooled(c)) => c,
+            Some(ConnInner::Single(c, _)) => c,
+            None => unreachable!("a connection is only taken out on drop"),
+        }
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self.inner.as_mut() {
+            Some(ConnInner::Pooled(c)) => c,
+            Some(ConnInner::Single(c, _)) => c,
+            None => unreachable!("a connection is only taken out on drop"),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(ConnInner::Single(conn, slot)) = self.inner.take() {
+            let mut guard = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
+            *guard = Some(conn);
+            slot.returned.notify_one();
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Pragmas {
     busy_timeout: Duration,
+    cache_kib: u32,
 }
 
 impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
-        configure(conn, self.busy_timeout)
+        configure(conn, self.busy_timeout, self.cache_kib)
     }
 }
 
-/// Per-connection settings. WAL lets readers run beside the one writer;
-/// synchronous=NORMAL is durable across application crashes in WAL mode.
-fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+/// Per-connection settings. WAL lets readers run beside the one writer.
+/// synchronous=FULL syncs the WAL at every commit: when we tell the MTA (or
+/// an agent) that something is stored, it survives a power cut too, which
+/// matters more here than the fsync it costs.
+fn configure(conn: &Connection, busy_timeout: Duration, cache_kib: u32) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
-         PRAGMA synchronous = NORMAL;
+         PRAGMA synchronous = FULL;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -8000;",
-    )?;
+         PRAGMA cache_size = -{};",
+        cache_kib.max(256)
+    ))?;
     Ok(())
 }
 
@@ -79,15 +151,6 @@ impl Store {
                 })?;
             }
         }
-        let manager = SqliteConnectionManager::file(&opts.path);
-        let pool = Pool::builder()
-            .max_size(opts.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
-            .connection_customizer(Box::new(Pragmas {
-                busy_timeout: opts.busy_timeout,
-            }))
-            .build_unchecked(manager);
         let setup;
         {
             // WAL is a property of the file: set it once, on a plain
@@ -100,7 +163,7 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(|e| StoreError::wrap(format!("opening {}", opts.path.display()), e))?;
-            configure(&conn, opts.busy_timeout)
+            configure(&conn, opts.busy_timeout, opts.cache_kib)
                 .map_err(|e| StoreError::wrap("configuring the connection", e))?;
             let mode: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -119,16 +182,65 @@ impl Store {
             // that would happen once per message for nothing.
             setup = conn;
         }
+        let backend = if opts.single_connection {
+            Backend::Single {
+                slot: Arc::new(Slot {
+                    conn: Mutex::new(Some(setup)),
+                    returned: Condvar::new(),
+                }),
+                wait: opts.busy_timeout + Duration::from_secs(5),
+            }
+        } else {
+            let manager = SqliteConnectionManager::file(&opts.path);
+            let pool = Pool::builder()
+                .max_size(opts.max_connections.max(1))
+                .min_idle(Some(0))
+                .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
+                .connection_customizer(Box::new(Pragmas {
+                    busy_timeout: opts.busy_timeout,
+                    cache_kib: opts.cache_kib,
+                }))
+                .build_unchecked(manager);
+            Backend::Pool {
+                pool,
+                _setup: Arc::new(Mutex::new(setup)),
+            }
+        };
         Ok(Store {
-            pool,
+            backend,
             path: opts.path.clone(),
-            _setup: std::sync::Arc::new(std::sync::Mutex::new(setup)),
         })
     }
 
-    /// A pooled connection.
+    /// A connection: from the pool, or the single connection once its
+    /// current borrower has dropped it.
     pub fn conn(&self) -> StoreResult<Conn> {
-        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+        let inner = match &self.backend {
+            Backend::Pool { pool, .. } => {
+                ConnInner::Pooled(pool.get().map_err(|e| StoreError::Pool(e.to_string()))?)
+            }
+            Backend::Single { slot, wait } => {
+                let deadline = Instant::now() + *wait;
+                let mut guard = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(conn) = guard.take() {
+                        break ConnInner::Single(conn, slot.clone());
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Pool(
+                            "the database connection stayed in use too long".into(),
+                        ));
+                    }
+                    guard = slot
+                        .returned
+                        .wait_timeout(guard, left)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+            }
+        };
+        Ok(Conn { inner: Some(inner) })
     }
 
     pub fn path(&self) -> &Path {
