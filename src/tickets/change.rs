@@ -109,16 +109,22 @@ pub fn set_status_in(
     if t.status == to {
         return Ok(());
     }
-    store::tickets::set_status(tx, t.id, to, store::now())?;
-    events::record(
-        tx,
-        actor,
-        &TicketEvent::StatusChanged {
-            ticket: t.id,
-            from: t.status,
-            to,
-        },
-    )?;
+    move_status(tx, actor, t.id, t.status, to, store::now())
+}
+
+/// Move a ticket from status `from` to `to` and record it: the one place a
+/// status changes, whoever causes it (a staff action, a reply, a customer
+/// message reopening the ticket).
+pub(crate) fn move_status(
+    tx: &Connection,
+    actor: &Actor,
+    ticket: TicketId,
+    from: Status,
+    to: Status,
+    now: i64,
+) -> Result<(), TicketError> {
+    store::tickets::set_status(tx, ticket, to, now)?;
+    events::record(tx, actor, &TicketEvent::StatusChanged { ticket, from, to })?;
     Ok(())
 }
 

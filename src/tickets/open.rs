@@ -277,16 +277,7 @@ pub fn append_message_in(
     };
     let reopened = t.status.is_done() && new_status.is_some();
     if let Some(to) = new_status {
-        store::tickets::set_status(tx, t.id, to, now)?;
-        events::record(
-            tx,
-            actor,
-            &TicketEvent::StatusChanged {
-                ticket: t.id,
-                from: t.status,
-                to,
-            },
-        )?;
+        super::change::move_status(tx, actor, t.id, t.status, to, now)?;
     }
     events::record(
         tx,

@@ -55,16 +55,7 @@ pub fn add_response_in(
     store::tickets::note_response(tx, t.id, now)?;
     let to = reply.status.unwrap_or(Status::Answered);
     if to != t.status {
-        store::tickets::set_status(tx, t.id, to, now)?;
-        events::record(
-            tx,
-            actor,
-            &TicketEvent::StatusChanged {
-                ticket: t.id,
-                from: t.status,
-                to,
-            },
-        )?;
+        super::change::move_status(tx, actor, t.id, t.status, to, now)?;
     }
     events::record(
         tx,
