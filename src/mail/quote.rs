@@ -59,6 +59,7 @@ fn bottom_posted(lines: &[&str], header: usize) -> Option<Trimmed> {
 }
 
 fn find_cut(lines: &[&str]) -> Option<usize> {
+    let tail = quoted_tail_start(lines);
     for (i, raw) in lines.iter().enumerate() {
         let line = raw
             .trim()
@@ -83,7 +84,7 @@ fn find_cut(lines: &[&str]) -> Option<usize> {
         if is_outlook_header(lines, i) {
             return Some(i);
         }
-        if line.starts_with('>') && rest_is_quote(&lines[i..]) {
+        if line.starts_with('>') && i >= tail {
             return Some(i);
         }
     }
@@ -193,11 +194,14 @@ fn is_outlook_header(lines: &[&str], i: usize) -> bool {
         >= 2
 }
 
-/// From here on, only ">" lines and blank lines: the quoted tail.
-fn rest_is_quote(lines: &[&str]) -> bool {
+/// Where the quoted tail starts: from that index on there are only ">"
+/// lines and blank lines. One pass from the end, so a long message with many
+/// quoted lines in its middle costs no more than one without.
+fn quoted_tail_start(lines: &[&str]) -> usize {
     lines
         .iter()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'))
+        .rposition(|l| !(l.trim().is_empty() || l.trim_start().starts_with('>')))
+        .map_or(0, |last_other| last_other + 1)
 }
 
 #[cfg(test)]

@@ -333,22 +333,25 @@ fn alert_staff(
         _ => None,
     };
     let customer_email = mail_facts::customer_address(tx, t.id, t.customer_id)?.unwrap_or_default();
+    // What every recipient's alert shares, built once: the entry's text is
+    // trimmed and escaped once, not once per department member.
+    let mut shared = base_context(tx, t, &customer_email, "")?;
+    shared.insert("actor", &json!({ "name": actor.display_name() }));
+    shared.insert("reopened", &reopened);
+    if let Some(e) = entry {
+        entry_context(&mut shared, e);
+    }
     let mut seen = Vec::new();
     for staff in recipients {
         if Some(staff.id) == actor_id || seen.contains(&staff.id) || staff.email.trim().is_empty() {
             continue;
         }
         seen.push(staff.id);
-        let mut ctx = base_context(tx, t, &customer_email, "")?;
+        let mut ctx = shared.clone();
         ctx.insert(
             "recipient",
             &json!({ "name": staff.name, "email": staff.email }),
         );
-        ctx.insert("actor", &json!({ "name": actor.display_name() }));
-        ctx.insert("reopened", &reopened);
-        if let Some(e) = entry {
-            entry_context(&mut ctx, e);
-        }
         let lang = templates::language(staff.locale.as_deref());
         let Some(r) = soft(template, t.id, templates::render(tx, template, &lang, &ctx))? else {
             continue;
