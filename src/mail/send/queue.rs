@@ -242,7 +242,7 @@ fn build(
         builder = builder.references(refs.join(" "));
     }
 
-    let mut body = MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone());
+    let mut body = MultiPart::alternative_plain_html(crlf(&mail.text), crlf(&mail.html));
     let (inline, files): (Vec<_>, Vec<_>) = mail
         .attachments
         .iter()
@@ -289,6 +289,22 @@ fn content_type(mime: &str) -> ContentType {
         .unwrap_or(ContentType::TEXT_PLAIN)
 }
 
+/// `text` with CRLF line endings, in one pass. lettre converts bare LF
+/// itself, but one insertion at a time, which shifts the rest of the body at
+/// every line: quadratic, and slow on musl for a long message.
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut prev = '\0';
+    for c in text.chars() {
+        if c == '\n' && prev != '\r' {
+            out.push('\r');
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
+}
+
 fn file_part(a: &MailAttachment) -> SinglePart {
     let name = if a.filename.trim().is_empty() {
         "attachment".to_string()
@@ -301,6 +317,13 @@ fn file_part(a: &MailAttachment) -> SinglePart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crlf_converts_bare_line_feeds_only() {
+        assert_eq!(crlf("a\nb\r\nc\n"), "a\r\nb\r\nc\r\n");
+        assert_eq!(crlf("سلام\nدنیا"), "سلام\r\nدنیا");
+        assert_eq!(crlf(""), "");
+    }
 
     #[test]
     fn host_from_base_url_or_from_address() {
