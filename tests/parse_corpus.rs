@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::zammad::{self, normalise_ws, Expected};
+use common::zammad::{self, body_score, normalise_ws, strip_html, Expected};
 use oxidesk::mail::parse::{self, Inbound, ParseError};
 
 /// Files that are not mail at all (see the corpus README).
@@ -129,64 +129,6 @@ fn deliberate(name: &str, field: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, f, _)| *n == name && *f == field)
         .map(|(_, _, why)| *why)
-}
-
-/// Crude HTML → text for Zammad's HTML bodies: tags dropped (block tags and
-/// <br> become spaces), the common entities decoded.
-fn strip_html(h: &str) -> String {
-    let mut out = String::with_capacity(h.len());
-    let mut in_tag = false;
-    for c in h.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
-            }
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// Character bigrams of a text for the loose comparison: letters and
-/// digits only, lowercased, everything else (whitespace, punctuation,
-/// quote markers) dropped. Bigrams rather than words so that Chinese and
-/// Japanese text (no spaces) compares as fairly as European text.
-fn bigrams(s: &str) -> Vec<(char, char)> {
-    let chars: Vec<char> = s
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect();
-    chars.windows(2).map(|w| (w[0], w[1])).collect()
-}
-
-/// Share of the expected bigrams that occur in ours (1.0 when nothing is
-/// expected). Zammad post-processes bodies (signature and quote markers,
-/// HTML cleanup), so presence is the fair measure, not equality.
-fn body_score(expected: &str, ours: &str) -> f64 {
-    let exp = bigrams(expected);
-    if exp.is_empty() {
-        return 1.0;
-    }
-    let ours: std::collections::HashSet<(char, char)> = bigrams(ours).into_iter().collect();
-    let hit = exp.iter().filter(|w| ours.contains(*w)).count();
-    if std::env::var("BODY_DEBUG").is_ok() {
-        let miss: String = exp
-            .iter()
-            .filter(|w| !ours.contains(*w))
-            .map(|w| w.0)
-            .collect();
-        eprintln!("missing bigrams start with: {miss}");
-    }
-    hit as f64 / exp.len() as f64
 }
 
 #[derive(Default)]

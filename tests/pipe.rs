@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::zammad;
+use common::zammad::{self, body_score, strip_html};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -318,48 +318,6 @@ fn zammad_pairs_are_stored_as_expected() {
         pairs.len(),
         failures.join("\n")
     );
-}
-
-/// Crude HTML to text: tags become spaces, common entities decoded.
-fn strip_html(h: &str) -> String {
-    let mut out = String::with_capacity(h.len());
-    let mut in_tag = false;
-    for c in h.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
-            }
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// Share of `want`'s character bigrams (letters and digits, lowercased)
-/// found in `ours`: fair to Chinese and Japanese text, which has no spaces.
-fn body_score(want: &str, ours: &str) -> f64 {
-    fn bigrams(s: &str) -> Vec<(char, char)> {
-        let chars: Vec<char> = s
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect();
-        chars.windows(2).map(|w| (w[0], w[1])).collect()
-    }
-    let want = bigrams(want);
-    if want.is_empty() {
-        return 1.0;
-    }
-    let ours: std::collections::HashSet<(char, char)> = bigrams(ours).into_iter().collect();
-    want.iter().filter(|b| ours.contains(*b)).count() as f64 / want.len() as f64
 }
 
 // ---------------------------------------------------------------------------

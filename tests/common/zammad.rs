@@ -243,3 +243,61 @@ pub fn normalise_ws(s: &str) -> String {
     }
     out
 }
+
+/// Crude HTML → text for Zammad's HTML bodies: tags become spaces, the
+/// common entities are decoded.
+pub fn strip_html(h: &str) -> String {
+    let mut out = String::with_capacity(h.len());
+    let mut in_tag = false;
+    for c in h.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Character bigrams of a text for the loose comparison: letters and digits
+/// only, lowercased. Bigrams rather than words so that Chinese and Japanese
+/// text (no spaces) compares as fairly as European text.
+fn bigrams(s: &str) -> Vec<(char, char)> {
+    let chars: Vec<char> = s
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    chars.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Share of the expected bigrams found in ours (1.0 when nothing is
+/// expected). Zammad post-processes bodies (signatures, quote markers, HTML
+/// cleanup), so presence is the fair measure, not equality. `BODY_DEBUG=1`
+/// prints what is missing.
+pub fn body_score(expected: &str, ours: &str) -> f64 {
+    let exp = bigrams(expected);
+    if exp.is_empty() {
+        return 1.0;
+    }
+    let ours: std::collections::HashSet<(char, char)> = bigrams(ours).into_iter().collect();
+    let hit = exp.iter().filter(|w| ours.contains(*w)).count();
+    if std::env::var("BODY_DEBUG").is_ok() {
+        let miss: String = exp
+            .iter()
+            .filter(|w| !ours.contains(*w))
+            .map(|w| w.0)
+            .collect();
+        eprintln!("missing bigrams start with: {miss}");
+    }
+    hit as f64 / exp.len() as f64
+}
