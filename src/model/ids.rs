@@ -43,4 +43,6 @@ typed_id!(
     RawMessageId,
     EventId,
     ApiKeyId,
+    SlaPlanId,
+    TeamId,
 );

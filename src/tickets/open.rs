@@ -6,7 +6,8 @@ use super::content::{self, Body, MailInfo, NewAttachment};
 use super::events::{self, Actor, TicketEvent};
 use super::{numbers, with_tx, TicketError};
 use crate::model::{
-    CustomerId, DepartmentId, EntryId, EntryKind, HelpTopicId, PriorityId, Source, Status, TicketId,
+    CustomerId, DepartmentId, EntryId, EntryKind, HelpTopicId, PriorityId, SlaPlanId, Source,
+    StaffId, Status, TeamId, TicketId,
 };
 use crate::store::{self, entries::NewEntryRow, tickets::NewTicketRow, Store};
 
@@ -27,6 +28,12 @@ pub struct NewTicket {
     pub department: Option<DepartmentId>,
     pub priority: Option<PriorityId>,
     pub help_topic: Option<HelpTopicId>,
+    /// Assign on opening (filters, help topics); else auto-assignment decides.
+    pub assignee: Option<StaffId>,
+    /// Assign to a team on opening (filters, help topics).
+    pub team: Option<TeamId>,
+    /// The SLA plan; else the help topic's, the department's, the default.
+    pub sla_plan: Option<SlaPlanId>,
     /// No auto-response (auto-replies, bounces, bulk mail, rules).
     pub suppress_auto_response: bool,
     /// Set when the ticket comes from mail.
@@ -52,6 +59,9 @@ impl NewTicket {
             department: None,
             priority: None,
             help_topic: None,
+            assignee: None,
+            team: None,
+            sla_plan: None,
             suppress_auto_response: false,
             mail: None,
         }
@@ -157,6 +167,15 @@ pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened,
         ));
     }
 
+    if let Some(staff) = new.assignee {
+        if !store::ticket_refs::staff_active(tx, staff)? {
+            return Err(TicketError::invalid(
+                "assignee",
+                format!("staff member {staff} does not exist or is disabled"),
+            ));
+        }
+    }
+
     let now = store::now();
     let customer = match actor {
         Actor::Customer { id, .. } => *id,
@@ -172,7 +191,7 @@ pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened,
             priority_id: priority,
             department_id: department,
             help_topic_id: new.help_topic,
-            assignee_id: None,
+            assignee_id: new.assignee,
             customer_id: customer,
             source: new.source,
             now,
