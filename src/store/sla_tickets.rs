@@ -223,3 +223,15 @@ pub fn set_away(conn: &Connection, staff: StaffId, away: bool) -> StoreResult<()
         .ctx(|| format!("setting the away flag of staff {staff}"))?;
     Ok(())
 }
+
+pub fn set_help_topic(
+    conn: &Connection,
+    id: TicketId,
+    topic: Option<crate::model::HelpTopicId>,
+    now: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE tickets SET help_topic_id = ?2, updated_at = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, topic, now]))
+        .ctx(|| format!("setting the help topic of ticket id {id}"))?;
+    Ok(())
+}

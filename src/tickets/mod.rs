@@ -55,3 +55,6 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
     Ok(t)
 }
 pub mod removal;
+pub mod sla;
+mod topic;
+pub use topic::{set_help_topic, set_help_topic_in};
