@@ -6,6 +6,9 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
 pub mod plugins;
+pub mod schedules;
+pub mod sla;
+pub mod sla_departments;
 
 use crate::model::{DepartmentId, StaffId};
 use crate::store::{staff, Store};
