@@ -301,6 +301,7 @@ fn the_overdue_task_marks_alerts_once_escalates_and_starts_over_after_an_answer(
         },
     )
     .unwrap();
+    let escalations = staff::create_department(&conn, "Escalations").unwrap();
     drop(conn);
     let mut n = NewTicket::new(
         Source::Api,
@@ -434,6 +435,20 @@ fn the_overdue_task_marks_alerts_once_escalates_and_starts_over_after_an_answer(
     tickets::set_due(&store, &bob_actor, t, Some(due2 + 10)).unwrap();
     let s = overdue::run(&store, due2 + 11).unwrap();
     assert_eq!((s.marked, s.priority_raised, s.reassigned), (1, 0, 0));
+    // A due date set by hand is a promise: an answer does not clear it.
+    tickets::add_response(
+        &store,
+        &bob_actor,
+        t,
+        Reply {
+            body: Body::text("Fixed, please check"),
+            ..Reply::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ticket(&conn).due_at, Some(due2 + 10));
+    tickets::transfer(&store, &bob_actor, t, escalations).unwrap();
+    assert_eq!(ticket(&conn).due_at, Some(due2 + 10));
 
     // Resolving ends it and records the resolution time.
     tickets::set_status(&store, &bob_actor, t, Status::Resolved).unwrap();
