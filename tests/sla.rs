@@ -733,7 +733,7 @@ fn admins_manage_plans_with_errors_beside_fields_and_an_audit_trail() {
         ),
         150
     );
-    let created = audit(&d, "config.sla_plan.created");
+    let created = audit(&d, "config.sla_plan_created");
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["name"], "Gold");
     assert_eq!(created[0]["escalate_to_staff_id"], bob);
@@ -758,7 +758,7 @@ fn admins_manage_plans_with_errors_beside_fields_and_an_audit_trail() {
     );
     assert_eq!(r.status(), HttpStatus::SeeOther);
     drop(r);
-    let updated = audit(&d, "config.sla_plan.updated");
+    let updated = audit(&d, "config.sla_plan_updated");
     assert_eq!(updated[0]["before"]["grace_hours"], "2:30");
     assert_eq!(updated[0]["after"]["grace_minutes"], 240);
     assert_eq!(updated[0]["after"]["escalate_to_staff_id"], Value::Null);
@@ -774,7 +774,7 @@ fn admins_manage_plans_with_errors_beside_fields_and_an_audit_trail() {
         ),
         gold.to_string()
     );
-    assert_eq!(audit(&d, "config.setting")[0]["before"], "1");
+    assert_eq!(audit(&d, "config.settings_updated")[0]["before"], "1");
 
     // Removing the default plan leaves no default.
     let r = post_form(&admin, &format!("/admin/sla/plans/{gold}/delete"), "");
@@ -791,7 +791,7 @@ fn admins_manage_plans_with_errors_beside_fields_and_an_audit_trail() {
         ),
         0
     );
-    assert_eq!(audit(&d, "config.sla_plan.deleted")[0]["name"], "Gold");
+    assert_eq!(audit(&d, "config.sla_plan_deleted")[0]["name"], "Gold");
 }
 
 /// Page text with Tera's escaped slashes put back.
@@ -847,7 +847,7 @@ fn admins_edit_schedules_holidays_and_department_defaults() {
         4
     );
     assert_eq!(
-        audit(&d, "config.schedule.created")[0]["timezone"],
+        audit(&d, "config.schedule_created")[0]["timezone"],
         "Asia/Tehran"
     );
     let page = text(admin.get(&to).dispatch());
@@ -882,8 +882,14 @@ fn admins_edit_schedules_holidays_and_department_defaults() {
     let r = post_form(&admin, &format!("{to}/holidays/{hid}/delete"), "");
     assert_eq!(r.status(), HttpStatus::SeeOther);
     drop(r);
-    assert_eq!(audit(&d, "config.holiday.added")[0]["name"], "نوروز");
-    assert_eq!(audit(&d, "config.holiday.removed")[0]["day"], "2027-03-21");
+    assert_eq!(
+        audit(&d, "config.schedule_holiday_added")[0]["name"],
+        "نوروز"
+    );
+    assert_eq!(
+        audit(&d, "config.schedule_holiday_removed")[0]["day"],
+        "2027-03-21"
+    );
 
     // A schedule in use, and the built-in one, stay.
     d.store
@@ -925,7 +931,7 @@ fn admins_edit_schedules_holidays_and_department_defaults() {
         ),
         "least_open"
     );
-    let a = audit(&d, "config.department_sla");
+    let a = audit(&d, "config.department_sla_updated");
     assert_eq!(a[0]["after"]["assign_strategy"], "least_open");
     assert_eq!(a[0]["after"]["sla_plan_id"], plan);
     assert_eq!(a[0]["before"]["assign_strategy"], "none");

@@ -295,7 +295,7 @@ async fn create_schedule(
                     let data = json!({
                         "id": id, "name": c.name, "timezone": c.timezone, "hours": c.hours,
                     });
-                    store::events::insert_config(tx, &who, "config.schedule.created", &data)?;
+                    store::events::insert_config(tx, &who, "config.schedule_created", &data)?;
                     Ok(id)
                 })
             })
@@ -342,7 +342,7 @@ async fn update_schedule(
                         "id": id, "before": before,
                         "after": { "name": c.name, "timezone": c.timezone, "hours": c.hours },
                     });
-                    store::events::insert_config(tx, &who, "config.schedule.updated", &data)?;
+                    store::events::insert_config(tx, &who, "config.schedule_updated", &data)?;
                     Ok(())
                 })
             })
@@ -373,7 +373,7 @@ async fn delete_schedule(
         in_tx(conn, |tx| {
             sla::delete_schedule(tx, id)?;
             let data = json!({ "id": id, "name": name });
-            store::events::insert_config(tx, &who, "config.schedule.deleted", &data)?;
+            store::events::insert_config(tx, &who, "config.schedule_deleted", &data)?;
             Ok(())
         })
     })
@@ -425,7 +425,7 @@ async fn add_holiday(
             in_tx(conn, |tx| {
                 let hid = sla::add_holiday(tx, id, &day, &name)?;
                 let data = json!({ "schedule_id": id, "id": hid, "day": day, "name": name });
-                store::events::insert_config(tx, &who, "config.holiday.added", &data)?;
+                store::events::insert_config(tx, &who, "config.schedule_holiday_added", &data)?;
                 Ok(())
             })
         })
@@ -454,7 +454,7 @@ async fn delete_holiday(
                 return Err(StoreError::NotFound(format!("holiday {holiday}")));
             };
             let data = json!({ "schedule_id": id, "id": holiday, "day": day });
-            store::events::insert_config(tx, &who, "config.holiday.removed", &data)?;
+            store::events::insert_config(tx, &who, "config.schedule_holiday_removed", &data)?;
             Ok(())
         })
     })

@@ -358,7 +358,7 @@ async fn create_plan(
                     let id = sla::create_plan(tx, &fields(&c, &f))?;
                     let mut data = plan_json(&c, &f);
                     data["id"] = json!(id);
-                    store::events::insert_config(tx, &who, "config.sla_plan.created", &data)?;
+                    store::events::insert_config(tx, &who, "config.sla_plan_created", &data)?;
                     Ok(id)
                 })
             })
@@ -401,7 +401,7 @@ async fn update_plan(
                         "before": PlanForm::of(&before),
                         "after": plan_json(&c, &f),
                     });
-                    store::events::insert_config(tx, &who, "config.sla_plan.updated", &data)?;
+                    store::events::insert_config(tx, &who, "config.sla_plan_updated", &data)?;
                     Ok(())
                 })
             })
@@ -434,7 +434,7 @@ async fn delete_plan(
                 .ok_or_else(|| StoreError::NotFound(format!("SLA plan {id}")))?;
             sla::delete_plan(tx, id)?;
             let data = json!({ "id": id, "name": plan.name });
-            store::events::insert_config(tx, &who, "config.sla_plan.deleted", &data)?;
+            store::events::insert_config(tx, &who, "config.sla_plan_deleted", &data)?;
             Ok(())
         })
     })
@@ -476,7 +476,7 @@ async fn set_default(
             let data = json!({
                 "key": "tickets.default_sla_plan_id", "before": before, "after": value,
             });
-            store::events::insert_config(tx, &who, "config.setting", &data)?;
+            store::events::insert_config(tx, &who, "config.settings_updated", &data)?;
             Ok(())
         })
     })

@@ -1,5 +1,5 @@
 //! Admin: each department's SLA plan and auto-assignment strategy. Every
-//! change writes a `config.department_sla` audit event.
+//! change writes a `config.department_sla_updated` audit event.
 
 use rocket::form::Form;
 use rocket::response::content::RawHtml;
@@ -91,7 +91,7 @@ async fn update(
                 "before": { "sla_plan_id": before.sla_plan_id, "assign_strategy": before.assign_strategy },
                 "after": { "sla_plan_id": plan, "assign_strategy": strategy },
             });
-            store::events::insert_config(tx, &who, "config.department_sla", &data)?;
+            store::events::insert_config(tx, &who, "config.department_sla_updated", &data)?;
             Ok(())
         })
     })
