@@ -484,7 +484,8 @@ fn team_tickets_are_visible_to_the_team_only() {
     )
     .unwrap();
     assert!(counts.in_teams);
-    assert_eq!(counts.team, 1);
+    // In the team queue, and in Open and Unassigned too: Bob sees it there.
+    assert_eq!((counts.team, counts.open, counts.unassigned), (1, 1, 1));
     // The other Support ticket stays hidden.
     assert_eq!(
         bob.get(format!("/tickets/{}", d.other)).dispatch().status(),
@@ -1002,4 +1003,72 @@ fn roles_and_teams_are_managed_with_audit_events() {
         "SELECT actor FROM events WHERE kind = 'config.team_deleted'",
     );
     assert_eq!(actor, "Ada Admin");
+}
+
+/// The team queue and the team counts read tickets_team_status: a range
+/// per team, whatever the size of the helpdesk.
+#[test]
+fn team_queue_and_counts_read_the_team_index() {
+    use oxidesk::store::queues::{page_sql, Filters, Queue, Scope, Sort};
+    let d = desk();
+    let conn = d.store.conn().unwrap();
+    teams::create(
+        &conn,
+        &TeamFields {
+            name: "Night shift".into(),
+            lead_id: None,
+            active: true,
+            members: vec![d.bob],
+        },
+    )
+    .unwrap();
+    let plan = |sql: &str, args: Vec<rusqlite::types::Value>| -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.join(" | ")
+    };
+    for admin in [false, true] {
+        let scope = Scope {
+            staff: d.bob,
+            admin,
+        };
+        let (sql, args) = page_sql(
+            scope,
+            Queue::Team,
+            &Filters::default(),
+            Sort::default(),
+            51,
+            0,
+        );
+        let text = plan(&sql, args);
+        assert!(text.contains("tickets_team_status"), "{text}");
+        assert!(
+            !text.contains("SCAN t |") && !text.ends_with("SCAN t"),
+            "{text}"
+        );
+    }
+    // Agents' other queues keep their own indexes with the team clause in
+    // the scope.
+    let scope = Scope {
+        staff: d.bob,
+        admin: false,
+    };
+    let (sql, args) = page_sql(
+        scope,
+        Queue::Open,
+        &Filters::default(),
+        Sort::default(),
+        51,
+        0,
+    );
+    let text = plan(&sql, args);
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
+    // The counts run and include the team's tickets for a member.
+    let counts = oxidesk::store::queues::counts(&conn, scope).unwrap();
+    assert!(counts.in_teams);
+    assert_eq!((counts.team, counts.open), (0, 0));
 }
