@@ -181,6 +181,28 @@ fn cases() -> Vec<Case> {
             ok: Status::SeeOther,
         },
         Case {
+            perm: "edit",
+            act: |c, d| {
+                post_form(
+                    c,
+                    &format!("/tickets/{}/subject", d.ticket),
+                    "subject=Printer+fixed+%D8%B3%D9%84%D8%A7%D9%85",
+                )
+                .status()
+            },
+            done: |d| {
+                q::<String>(
+                    d,
+                    &format!("SELECT subject FROM tickets WHERE id = {}", d.ticket),
+                ) == "Printer fixed سلام"
+                    && q::<i64>(
+                        d,
+                        "SELECT COUNT(*) FROM tickets_fts WHERE tickets_fts MATCH 'fixed'",
+                    ) == 1
+            },
+            ok: Status::SeeOther,
+        },
+        Case {
             perm: "ban",
             act: |c, d| post_form(c, &format!("/tickets/{}/spam", d.ticket), "ban=true").status(),
             done: |d| {
@@ -378,7 +400,8 @@ fn pages_hide_what_the_role_forbids() {
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     assert!(page.contains("data-view-only"), "{page}");
     for action in [
-        "reply", "note", "assign", "transfer", "status", "priority", "due", "merge", "spam",
+        "reply", "note", "assign", "transfer", "status", "priority", "due", "subject", "merge",
+        "spam",
     ] {
         assert!(
             !page.contains(&format!("/tickets/{t}/{action}\"")),
@@ -392,7 +415,8 @@ fn pages_hide_what_the_role_forbids() {
     drop(conn);
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     for action in [
-        "reply", "note", "assign", "transfer", "status", "priority", "due", "merge", "spam",
+        "reply", "note", "assign", "transfer", "status", "priority", "due", "subject", "merge",
+        "spam",
     ] {
         assert!(
             page.contains(&format!("/tickets/{t}/{action}\"")),

@@ -57,4 +57,4 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
 pub mod permissions;
 pub mod removal;
 mod team;
-pub use team::{assign_team, assign_team_in};
+pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
