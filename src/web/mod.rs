@@ -102,6 +102,9 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/admin", admin::sla::routes())
         .mount("/admin", admin::schedules::routes())
         .mount("/admin", admin::sla_departments::routes())
+        .mount("/admin", admin::staff_accounts::routes())
+        .mount("/admin", admin::roles::routes())
+        .mount("/admin", admin::teams::routes())
         .mount("/api/v1", api::routes())
         .register(
             "/",
