@@ -966,3 +966,83 @@ fn agents_set_themselves_away_on_their_account_page() {
         &format!("SELECT away FROM staff WHERE id = {a}")
     ));
 }
+
+#[test]
+fn the_ticket_page_shows_the_plan_and_agents_with_edit_change_plan_and_topic() {
+    let d = web_support::desk();
+    let c = d.store.conn().unwrap();
+    let rush = plan(&c, "Rush", 30, 1);
+    c.execute(
+        "INSERT INTO help_topics (id, name, created_at) VALUES (5, 'Billing', 0)",
+        [],
+    )
+    .unwrap();
+    let five = plan(&c, "Five hours", 300, 1);
+    sla_store::set_help_topic_plan(&c, HelpTopicId(5), Some(five)).unwrap();
+    drop(c);
+    let t = d.ticket.0;
+    let alice = login(&d, "alice@desk.test");
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(
+        page.contains("Service levels") && page.contains("First response"),
+        "{page}"
+    );
+    assert!(page.contains(
+        "action=\"/tickets/{t}/sla\""
+            .replace("{t}", &t.to_string())
+            .as_str()
+    ));
+
+    // A help topic with its own plan: the inherited plan follows it.
+    let r = post_form(&alice, &format!("/tickets/{t}/topic"), "help_topic=5");
+    assert_eq!(r.status(), HttpStatus::SeeOther);
+    drop(r);
+    let s = store::sla_tickets::get(&d.store.conn().unwrap(), d.ticket)
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.sla_plan_id, s.sla_plan_explicit), (Some(five), false));
+    assert_eq!(s.due_at, s.sla_started_at.map(|x| x + 300 * 60));
+
+    // Naming a plan by hand.
+    let r = post_form(
+        &alice,
+        &format!("/tickets/{t}/sla"),
+        &format!("plan={rush}"),
+    );
+    assert_eq!(r.status(), HttpStatus::SeeOther);
+    drop(r);
+    let s = store::sla_tickets::get(&d.store.conn().unwrap(), d.ticket)
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.sla_plan_id, s.sla_plan_explicit), (Some(rush), true));
+    assert_eq!(s.due_at, s.sla_started_at.map(|x| x + 30 * 60));
+    let r = post_form(&alice, &format!("/tickets/{t}/sla"), "plan=banana");
+    assert_eq!(r.status(), HttpStatus::BadRequest);
+    drop(r);
+    let r = post_form(&alice, &format!("/tickets/{t}/topic"), "help_topic=404");
+    assert_eq!(r.status(), HttpStatus::BadRequest);
+    drop(r);
+
+    // Without the edit permission: read-only, and the changes are refused.
+    let conn = d.store.conn().unwrap();
+    let all: Vec<&str> = oxidesk::tickets::permissions::Permission::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .filter(|p| *p != "edit")
+        .collect();
+    let role = store::roles::create(&conn, "No edit", &all).unwrap();
+    store::roles::set_memberships(&conn, d.alice, &[(DepartmentId(1), role)]).unwrap();
+    drop(conn);
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(page.contains("Rush") && !page.contains(&format!("/tickets/{t}/sla\"")));
+    let r = post_form(&alice, &format!("/tickets/{t}/sla"), "plan=");
+    assert_eq!(r.status(), HttpStatus::Forbidden);
+    drop(r);
+    let r = post_form(&alice, &format!("/tickets/{t}/topic"), "help_topic=");
+    assert_eq!(r.status(), HttpStatus::Forbidden);
+    drop(r);
+    // Bob (Sales) does not see the Support ticket at all.
+    let bob = login(&d, "bob@desk.test");
+    let r = post_form(&bob, &format!("/tickets/{t}/sla"), "plan=");
+    assert_eq!(r.status(), HttpStatus::NotFound);
+}

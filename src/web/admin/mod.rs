@@ -7,10 +7,10 @@ use rocket::{get, post, routes, FromForm, Route, State};
 
 pub mod form_support;
 pub mod plugins;
+pub mod roles;
 pub mod schedules;
 pub mod sla;
 pub mod sla_departments;
-pub mod roles;
 pub mod staff_accounts;
 pub mod teams;
 
