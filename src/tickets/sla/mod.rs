@@ -38,7 +38,7 @@ use rusqlite::Connection;
 
 use super::events::{self, Actor, TicketEvent};
 use super::{with_tx, TicketError};
-use crate::model::{DepartmentId, HelpTopicId, SlaPlanId, StaffId, Status, TicketId};
+use crate::model::{DepartmentId, HelpTopicId, SlaPlanId, Status, TicketId};
 use crate::store::{self, sla_tickets, Store};
 
 /// The plan for a ticket: the explicitly named one (which must exist),
@@ -291,11 +291,4 @@ pub fn response_times(s: &sla_tickets::TicketSla) -> (Option<i64>, Option<i64>) 
         s.first_response_at.map(|t| (t - s.created_at).max(0)),
         s.resolved_at.map(|t| (t - s.created_at).max(0)),
     )
-}
-
-/// Set an agent's away flag: away agents get no auto-assigned tickets.
-pub fn set_away(store: &Store, staff: StaffId, away: bool) -> Result<(), TicketError> {
-    let conn = store.conn()?;
-    sla_tickets::set_away(&conn, staff, away)?;
-    Ok(())
 }
