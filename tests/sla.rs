@@ -1046,3 +1046,63 @@ fn the_ticket_page_shows_the_plan_and_agents_with_edit_change_plan_and_topic() {
     let r = post_form(&bob, &format!("/tickets/{t}/sla"), "plan=");
     assert_eq!(r.status(), HttpStatus::NotFound);
 }
+
+#[test]
+fn the_task_serve_starts_marks_within_its_interval_and_stops_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().join("desk.db"));
+    staff::create(
+        &store.conn().unwrap(),
+        "root@desk.test",
+        "Root",
+        "x",
+        true,
+        false,
+    )
+    .unwrap();
+    let t = tickets::open(
+        &store,
+        &Actor::System,
+        NewTicket::new(Source::Web, "i@example.org", "I", "Q", Body::text("x")),
+    )
+    .unwrap()
+    .ticket;
+    store
+        .conn()
+        .unwrap()
+        .execute("UPDATE tickets SET due_at = 1000000000 WHERE id = ?1", [t])
+        .unwrap();
+    let task = overdue::spawn(store.clone(), std::time::Duration::from_millis(20));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !store::tickets::get(&store.conn().unwrap(), t)
+        .unwrap()
+        .is_overdue
+    {
+        assert!(std::time::Instant::now() < deadline, "the task never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(task);
+    // No assignee, no manager, no members: the administrators hear of it.
+    assert_eq!(
+        store::tickets::get(&store.conn().unwrap(), t)
+            .unwrap()
+            .assignee_id,
+        None
+    );
+    let to: String = store
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT group_concat(recipients, ' ') FROM outbox WHERE kind = 'alert_overdue' AND ticket_id = ?1",
+            [t],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(to.contains("root@desk.test"), "{to}");
+    assert_eq!(
+        event_kinds(&store.conn().unwrap(), t)
+            .last()
+            .map(String::as_str),
+        Some("overdue")
+    );
+}
