@@ -4,6 +4,11 @@
 //! Accept-Language; else English) and `portal_page` builds the context every
 //! portal page starts from (lang, dir, CSRF token, branding).
 
+pub mod antispam;
+pub mod open;
+pub mod submit;
+pub mod validate;
+
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::content::RawHtml;
@@ -18,7 +23,9 @@ use crate::store::{portal as store_portal, settings, Store};
 pub const LANG_COOKIE: &str = "oxd_lang";
 
 pub fn routes() -> Vec<Route> {
-    routes![home, logo]
+    let mut r = routes![home, logo];
+    r.extend(open::routes());
+    r
 }
 
 /// A visitor of the portal: language, direction and where they came from.
