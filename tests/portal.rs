@@ -339,6 +339,35 @@ fn a_good_submission_opens_a_web_ticket_with_fields_and_files() {
     // and keeps the language used on the portal.
     let mails: i64 = q(&d, &format!("SELECT COUNT(*) FROM outbox WHERE ticket_id = {tid} AND kind IN ('auto_response', 'access_link')"));
     assert_eq!(mails, 1);
+    // Staff see the values in the ticket's Details block.
+    let staff = login(&d, "admin@desk.test");
+    let page = body(staff.get(format!("/tickets/{tid}")).dispatch());
+    assert!(
+        page.contains("<dt dir=\"auto\">Invoice number</dt><dd dir=\"auto\">1234</dd>"),
+        "{page}"
+    );
+    assert!(page.contains(">Mail, DNS</dd>") && page.contains(">Yes</dd>"));
+    // …and scripts in `ticket show --json`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .arg("--db")
+        .arg(d._dir.path().join("desk.db"))
+        .args(["ticket", "show", &number, "--json"])
+        .env("OXIDESK_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["source"], "web");
+    assert_eq!(json["fields"][0]["label"], "Invoice number");
+    assert_eq!(
+        json["fields"][3]["value"],
+        serde_json::json!(["Mail", "DNS"])
+    );
+    assert_eq!(json["fields"][4]["value"], true);
     // Sending the same form again (reload) shows the same ticket.
     let again = body(send(&c, &good(&d, &t), &[]));
     assert_eq!(tickets_count(&d), before + 1);
