@@ -43,6 +43,7 @@ pub mod entries;
 pub mod health;
 pub mod healthz;
 pub mod locks;
+pub mod portal;
 pub mod portal_tickets;
 pub mod queues;
 pub mod raw_messages;
