@@ -102,6 +102,9 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/admin", admin::plugins::routes())
         .mount("/api/v1", api::routes())
         .mount("/portal", portal::routes())
+        .mount("/portal", portal::access::routes())
+        .mount("/portal", portal::account::routes())
+        .mount("/portal", portal::ticket::routes())
         .register(
             "/",
             catchers![

@@ -4,6 +4,11 @@
 //! Accept-Language; else English) and `portal_page` builds the context every
 //! portal page starts from (lang, dir, CSRF token, branding).
 
+pub mod access;
+pub mod account;
+pub mod customer;
+pub mod ticket;
+
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::content::RawHtml;
@@ -185,6 +190,7 @@ pub async fn portal_page(
         .collect();
     ctx.insert("languages", &languages);
     ctx.insert("active", active);
+    account::nav_context(store, jar, &mut ctx).await?;
     Ok(ctx)
 }
 
