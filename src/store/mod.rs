@@ -40,6 +40,7 @@ pub mod customer_accounts;
 pub mod customer_sessions;
 pub mod customers;
 pub mod entries;
+pub mod forms;
 pub mod health;
 pub mod healthz;
 pub mod locks;

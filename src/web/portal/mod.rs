@@ -6,8 +6,12 @@
 
 pub mod access;
 pub mod account;
+pub mod antispam;
 pub mod customer;
+pub mod open;
+pub mod submit;
 pub mod ticket;
+pub mod validate;
 
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome};
@@ -23,7 +27,9 @@ use crate::store::{portal as store_portal, settings, Store};
 pub const LANG_COOKIE: &str = "oxd_lang";
 
 pub fn routes() -> Vec<Route> {
-    routes![home, logo]
+    let mut r = routes![home, logo];
+    r.extend(open::routes());
+    r
 }
 
 /// A visitor of the portal: language, direction and where they came from.
