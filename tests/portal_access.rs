@@ -827,3 +827,30 @@ fn accounts_can_be_switched_off_and_pages_speak_persian() {
         .dispatch();
     assert_eq!(r.status(), Status::Ok);
 }
+
+#[test]
+fn required_accounts_ask_to_sign_in_before_opening_a_ticket() {
+    let d = desk();
+    let c = client(&d);
+    assert_eq!(c.get("/portal/open").dispatch().status(), Status::Ok);
+    settings::set(&d.store.conn().unwrap(), "portal.accounts", "required").unwrap();
+    let r = c.get("/portal/open?topic=1").dispatch();
+    assert_eq!(r.status(), Status::SeeOther);
+    let to = r.headers().get_one("Location").unwrap().to_string();
+    assert_eq!(to, "/portal/login?next=%2Fportal%2Fopen&why=required");
+    let html = body(c.get(to).dispatch());
+    assert!(html.contains("Please sign in or create an account to open a ticket."));
+    assert!(html.contains("name=\"next\" value=\"&#x2F;portal&#x2F;open\""));
+    // A post without a session is turned away too, and opens nothing.
+    let tickets: i64 = q(&d, "SELECT COUNT(*) FROM tickets");
+    let r = ppost(
+        &c,
+        "/portal/open",
+        "email=x%40y.example&subject=s&message=m",
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM tickets"), tickets);
+    // Signed in, the form is there.
+    let a = signed_in(&d, "Kamran", "customer@example.com");
+    assert_eq!(a.get("/portal/open").dispatch().status(), Status::Ok);
+}

@@ -87,6 +87,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(config)
         .manage(templates)
         .attach(csrf::CsrfFairing)
+        .attach(portal::account::SignInFirst)
         .attach(SecurityHeaders)
         .mount(
             "/",

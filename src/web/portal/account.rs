@@ -27,8 +27,50 @@ pub fn routes() -> Vec<Route> {
         reset_page,
         reset_request,
         reset_new,
-        my_tickets
+        my_tickets,
+        sign_in_first
     ]
+}
+
+/// With `portal.accounts = required`, a visitor who is not signed in is
+/// sent to sign in before the new-ticket form (GET or POST `/portal/open`):
+/// the request is rerouted to a redirect, like the CSRF fairing does, so the
+/// form's own handlers need not know about accounts.
+pub struct SignInFirst;
+
+const SIGN_IN_FIRST: &str = "/portal/__sign_in_first";
+const SIGN_IN_FOR_OPEN: &str = "/portal/login?next=%2Fportal%2Fopen&why=required";
+
+#[rocket::async_trait]
+impl rocket::fairing::Fairing for SignInFirst {
+    fn info(&self) -> rocket::fairing::Info {
+        rocket::fairing::Info {
+            name: "portal: sign in before opening a ticket",
+            kind: rocket::fairing::Kind::Request,
+        }
+    }
+
+    async fn on_request(&self, req: &mut rocket::Request<'_>, _: &mut rocket::Data<'_>) {
+        if req.uri().path() != "/portal/open" {
+            return;
+        }
+        let Some(store) = req.rocket().state::<Store>() else {
+            return;
+        };
+        if !matches!(mode(store).await, Ok(AccountsMode::Required)) {
+            return;
+        }
+        if req.guard::<CustomerSession>().await.is_success() {
+            return;
+        }
+        req.set_method(rocket::http::Method::Get);
+        req.set_uri(rocket::http::uri::Origin::path_only(SIGN_IN_FIRST));
+    }
+}
+
+#[get("/__sign_in_first")]
+fn sign_in_first() -> Redirect {
+    Redirect::to(SIGN_IN_FOR_OPEN)
 }
 
 type Page = (Status, RawHtml<String>);
@@ -277,15 +319,17 @@ async fn login_form(
     render(templates, "portal/login.html", &ctx)
 }
 
-#[get("/login?<next>")]
+#[get("/login?<next>&<why>")]
 async fn login_page(
     store: &State<Store>,
     templates: &State<Templates>,
     visitor: Visitor,
     jar: &CookieJar<'_>,
     next: Option<&str>,
+    why: Option<&str>,
 ) -> Result<RawHtml<String>, WebError> {
     enabled(store).await?;
+    let info = (why == Some("required")).then(|| visitor.t("account.required_sign_in"));
     login_form(
         store,
         templates,
@@ -294,7 +338,7 @@ async fn login_page(
         "",
         &portal_next(next),
         None,
-        None,
+        info,
     )
     .await
 }
