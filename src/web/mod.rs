@@ -87,6 +87,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(config)
         .manage(templates)
         .attach(csrf::CsrfFairing)
+        .attach(portal::account::SignInFirst)
         .attach(SecurityHeaders)
         .mount(
             "/",
@@ -103,6 +104,9 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/admin", admin::fields::routes())
         .mount("/api/v1", api::routes())
         .mount("/portal", portal::routes())
+        .mount("/portal", portal::access::routes())
+        .mount("/portal", portal::account::routes())
+        .mount("/portal", portal::ticket::routes())
         .register(
             "/",
             catchers![

@@ -4,9 +4,13 @@
 //! Accept-Language; else English) and `portal_page` builds the context every
 //! portal page starts from (lang, dir, CSRF token, branding).
 
+pub mod access;
+pub mod account;
 pub mod antispam;
+pub mod customer;
 pub mod open;
 pub mod submit;
+pub mod ticket;
 pub mod validate;
 
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
@@ -192,6 +196,7 @@ pub async fn portal_page(
         .collect();
     ctx.insert("languages", &languages);
     ctx.insert("active", active);
+    account::nav_context(store, jar, &mut ctx).await?;
     Ok(ctx)
 }
 
