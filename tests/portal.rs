@@ -890,3 +890,54 @@ fn field_admin_defines_edits_reorders_and_deactivates_with_audit() {
         "only what changed"
     );
 }
+
+#[test]
+fn a_signed_in_customer_opens_tickets_under_their_own_address() {
+    let d = desk();
+    let t = topics(&d);
+    oxidesk::accounts::register(
+        &d.store,
+        "Shirin",
+        "shirin@example.ir",
+        "long enough password",
+        "fa",
+        "10.0.0.1",
+    )
+    .unwrap();
+    {
+        let conn = d.store.conn().unwrap();
+        let id = oxidesk::store::customers::find_by_email(&conn, "shirin@example.ir")
+            .unwrap()
+            .unwrap();
+        oxidesk::store::customer_accounts::mark_verified(&conn, id, "shirin@example.ir", 0)
+            .unwrap();
+    }
+    let c = client(&d);
+    let token = portal_csrf(&c);
+    let r = c
+        .post("/portal/login")
+        .header(rocket::http::ContentType::Form)
+        .body(format!(
+            "_csrf={token}&email=shirin%40example.ir&password=long+enough+password&next=%2Fportal%2Fopen"
+        ))
+        .dispatch();
+    assert_eq!(r.status(), Status::SeeOther);
+    let html = body(c.get("/portal/open").dispatch());
+    assert!(
+        html.contains("value=\"shirin@example.ir\"") && html.contains("readonly"),
+        "{html}"
+    );
+    // A different address in the form is ignored: the account's is used.
+    let mut v = good(&d, &t);
+    set(&mut v, "email", "someone.else@example.com");
+    let r = send(&c, &v, &[]);
+    assert_eq!(r.status(), Status::Ok);
+    let html = body(r);
+    let number: String = q(&d, "SELECT number FROM tickets ORDER BY id DESC LIMIT 1");
+    assert!(
+        html.contains(&format!("href=\"/portal/tickets/{number}\"")),
+        "{html}"
+    );
+    let owner: String = q(&d, "SELECT i.email FROM tickets t JOIN customer_identities i ON i.customer_id = t.customer_id ORDER BY t.id DESC LIMIT 1");
+    assert_eq!(owner, "shirin@example.ir");
+}

@@ -18,6 +18,7 @@ use rocket::{get, post, routes, FromForm, Route, State};
 use serde::Serialize;
 
 use super::antispam::{self, TokenError};
+use super::customer::CustomerSession;
 use super::submit::{self, PortalTicket, Refused};
 use super::validate::{self, Limits, Problem, Submitted};
 use super::{portal_page, render, Visitor};
@@ -60,6 +61,8 @@ struct FormState {
     note: Option<String>,
     /// Files had been chosen: tell the visitor to choose them again.
     reselect: bool,
+    /// A signed-in customer: the address is theirs and cannot be changed.
+    signed_in: bool,
 }
 
 #[derive(Serialize)]
@@ -211,6 +214,7 @@ async fn form_response(
     ctx.insert("ts", &token);
     ctx.insert("note", &state.note);
     ctx.insert("reselect", &state.reselect);
+    ctx.insert("signed_in", &state.signed_in);
     ctx.insert("honeypot", antispam::HONEYPOT);
     ctx.insert("max_files", &data.limits.max_files);
     ctx.insert("max_size", &size_label(data.limits.max_file_bytes));
@@ -226,6 +230,7 @@ async fn form_page(
     templates: &State<Templates>,
     visitor: Visitor,
     jar: &CookieJar<'_>,
+    customer: Option<CustomerSession>,
     topic: Option<i64>,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let data = load(store, config).await?;
@@ -235,9 +240,18 @@ async fn form_page(
     let state = FormState {
         typed: Typed {
             topic,
+            email: customer
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            name: customer
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             ..Typed::default()
         },
         shown_topic: topic,
+        signed_in: customer.is_some(),
         ..FormState::default()
     };
     form_response(store, templates, &visitor, jar, &data, state, Status::Ok).await
@@ -348,6 +362,7 @@ async fn submit_form(
     templates: &State<Templates>,
     visitor: Visitor,
     jar: &CookieJar<'_>,
+    customer: Option<CustomerSession>,
     form: Result<Form<OpenForm<'_>>, Errors<'_>>,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let data = load(store, config).await?;
@@ -378,7 +393,7 @@ async fn submit_form(
         }
     };
     let topic_id: Option<i64> = form.topic.trim().parse().ok();
-    let typed = Typed {
+    let mut typed = Typed {
         email: form.email.trim().to_string(),
         name: form.name.trim().to_string(),
         topic: topic_id,
@@ -386,6 +401,13 @@ async fn submit_form(
         message: form.message.clone(),
         f: form.f.clone(),
     };
+    // A signed-in customer opens tickets under their own address.
+    if let Some(c) = &customer {
+        typed.email = c.email.clone();
+        if typed.name.is_empty() {
+            typed.name = c.name.clone();
+        }
+    }
     let shown_topic: Option<i64> = form.shown_topic.trim().parse().ok();
     let files = chosen_files(&form.attachments);
     let token_hash = crate::web::auth::sha256_hex(form.ts.trim());
@@ -393,6 +415,7 @@ async fn submit_form(
         typed,
         shown_topic,
         reselect: !files.is_empty(),
+        signed_in: customer.is_some(),
         token: Some(form.ts.trim().to_string()),
         ..FormState::default()
     };
@@ -408,7 +431,16 @@ async fn submit_form(
     })
     .await?
     {
-        return success(store, templates, &visitor, jar, &number, &state.typed.email).await;
+        return success(
+            store,
+            templates,
+            &visitor,
+            jar,
+            &number,
+            &state.typed.email,
+            state.signed_in,
+        )
+        .await;
     }
 
     // Anti-spam.
@@ -535,7 +567,18 @@ async fn submit_form(
         .await
         .map_err(|e| WebError::Internal(format!("a database task failed: {e}")))?;
     match result {
-        Ok(opened) => success(store, templates, &visitor, jar, &opened.number, &email).await,
+        Ok(opened) => {
+            success(
+                store,
+                templates,
+                &visitor,
+                jar,
+                &opened.number,
+                &email,
+                state.signed_in,
+            )
+            .await
+        }
         Err(Refused::RateLimited) => {
             tracing::warn!(ip = %visitor.client.ip, limit = data.rate_limit, "portal form refused: hourly limit for this address reached");
             state
@@ -582,9 +625,16 @@ async fn success(
     jar: &CookieJar<'_>,
     number: &str,
     email: &str,
+    signed_in: bool,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let mut ctx = portal_page(store, visitor, jar, "open").await?;
     ctx.insert("number", number);
     ctx.insert("email", email);
+    // A signed-in customer can go straight to the ticket.
+    ctx.insert("ticket_path", &signed_in.then(|| urlencode(number)));
     Ok((Status::Ok, render(templates, "portal/opened.html", &ctx)?))
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
