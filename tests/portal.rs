@@ -941,3 +941,61 @@ fn a_signed_in_customer_opens_tickets_under_their_own_address() {
     let owner: String = q(&d, "SELECT i.email FROM tickets t JOIN customer_identities i ON i.customer_id = t.customer_id ORDER BY t.id DESC LIMIT 1");
     assert_eq!(owner, "shirin@example.ir");
 }
+
+#[test]
+fn the_logo_is_served_only_when_it_is_an_image() {
+    let d = desk();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let id = {
+        let conn = d.store.conn().unwrap();
+        let (id, _) = oxidesk::store::attachments::put_blob(&conn, &png).unwrap();
+        oxidesk::store::settings::set(&conn, "portal.logo_blob", &id.0.to_string()).unwrap();
+        id.0
+    };
+    let c = client(&d);
+    let html = body(c.get("/portal").dispatch());
+    assert!(
+        html.contains(&format!("src=\"&#x2F;portal&#x2F;logo?v={id}\"")),
+        "{html}"
+    );
+    let r = c.get(format!("/portal/logo?v={id}")).dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(r.content_type(), Some(rocket::http::ContentType::PNG));
+    assert_eq!(
+        r.headers().get_one("X-Content-Type-Options"),
+        Some("nosniff")
+    );
+    // HTML (or SVG) stored as the logo is never served.
+    {
+        let conn = d.store.conn().unwrap();
+        let (id, _) =
+            oxidesk::store::attachments::put_blob(&conn, b"<svg onload=alert(1)>").unwrap();
+        oxidesk::store::settings::set(&conn, "portal.logo_blob", &id.0.to_string()).unwrap();
+    }
+    assert_eq!(c.get("/portal/logo").dispatch().status(), Status::NotFound);
+}
+
+#[test]
+fn an_unreadable_form_comes_back_with_a_sentence() {
+    let d = desk();
+    let c = client(&d);
+    let token = portal_csrf(&c);
+    // A multipart body cut short (as when an upload is aborted).
+    let b = "XoXoBoundary7";
+    let body_bytes = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n\r\nabc"
+    );
+    let r = c
+        .post("/portal/open")
+        .header(
+            rocket::http::ContentType::new("multipart", "form-data").with_params(("boundary", b)),
+        )
+        .body(body_bytes)
+        .dispatch();
+    assert_eq!(r.status(), Status::BadRequest);
+    let html = body(r);
+    assert!(
+        html.contains("The form could not be read") && html.contains("10 MB"),
+        "{html}"
+    );
+}

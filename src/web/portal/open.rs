@@ -25,7 +25,7 @@ use super::{portal_page, render, Visitor};
 use crate::config::Config;
 use crate::model::HelpTopicId;
 use crate::store::forms::{self, FormField, TopicOption};
-use crate::store::{settings, Store};
+use crate::store::{portal as sp, settings, Store};
 use crate::tickets::{links, NewAttachment, TicketError};
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
@@ -139,16 +139,25 @@ async fn load(store: &Store, config: &Config) -> Result<FormData, WebError> {
             topics,
             fields,
             limits: Limits {
-                max_files: settings::get_i64(c, "attachments.max_files", 5)?.max(0) as usize,
-                max_file_bytes: settings::get_i64(c, "attachments.max_file_bytes", 10 << 20)?.max(0)
-                    as u64,
+                max_files: settings::get_i64(c, "attachments.max_files", sp::DEFAULT_MAX_FILES)?
+                    .max(0) as usize,
+                max_file_bytes: settings::get_i64(
+                    c,
+                    "attachments.max_file_bytes",
+                    sp::DEFAULT_MAX_FILE_BYTES,
+                )?
+                .max(0) as u64,
                 allowed: Limits::parse_allowed(&settings::get_or(
                     c,
                     "attachments.allowed_types",
                     "",
                 )?),
             },
-            rate_limit: settings::get_i64(c, "portal.rate_limit_per_hour", 10)?,
+            rate_limit: settings::get_i64(
+                c,
+                "portal.rate_limit_per_hour",
+                sp::DEFAULT_RATE_LIMIT_PER_HOUR,
+            )?,
             secret: links::secret(c, &configured)?,
         })
     })
