@@ -11,6 +11,7 @@ pub mod customer;
 pub mod open;
 pub mod submit;
 pub mod ticket;
+pub mod uploads;
 pub mod validate;
 
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
