@@ -389,6 +389,15 @@ fn without_auto_response_the_access_link_is_mailed() {
     let tid: i64 = q(&d, "SELECT id FROM tickets ORDER BY id DESC LIMIT 1");
     let kinds: String = q(&d, &format!("SELECT group_concat(kind) FROM outbox WHERE ticket_id = {tid} AND kind IN ('auto_response', 'access_link')"));
     assert_eq!(kinds, "access_link");
+    // Deleting the help topic (and with it its fields) keeps what the
+    // ticket said.
+    let conn = d.store.conn().unwrap();
+    conn.execute("DELETE FROM help_topics WHERE id = ?1", [t.refund])
+        .unwrap();
+    let values = forms::values_for_ticket(&conn, oxidesk::model::TicketId(tid)).unwrap();
+    assert_eq!(values.len(), 6);
+    assert_eq!(values[0].label, "Invoice number");
+    assert!(values.iter().all(|v| v.field_id.is_none()));
 }
 
 /// Sends `fields` and expects the form back with `needle` in it, every

@@ -56,7 +56,8 @@ pub struct TopicOption {
 /// A value a ticket carries, for display.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldValue {
-    pub field_id: i64,
+    /// None once the field's help topic was deleted.
+    pub field_id: Option<i64>,
     pub label: String,
     pub kind: String,
     pub value: String,
@@ -306,7 +307,7 @@ pub fn values_for_ticket(conn: &Connection, ticket: TicketId) -> StoreResult<Vec
     conn.prepare_cached(
         "SELECT v.field_id, v.label, v.kind, v.value FROM ticket_field_values v
          LEFT JOIN form_fields f ON f.id = v.field_id
-         WHERE v.ticket_id = ?1 ORDER BY f.sort, v.field_id",
+         WHERE v.ticket_id = ?1 ORDER BY f.sort IS NULL, f.sort, v.id",
     )
     .and_then(|mut s| {
         s.query_map([ticket], |r| {

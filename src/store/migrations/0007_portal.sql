@@ -17,16 +17,18 @@ CREATE TABLE form_fields (
 );
 CREATE INDEX form_fields_topic ON form_fields(help_topic_id, sort, id);
 
--- What the customer entered. The label is copied so renaming a field later
--- does not rewrite what a ticket said; fields are deactivated, not deleted.
+-- What the customer entered. Label and kind are copied so that renaming a
+-- field, or deleting its help topic (which deletes the topic's fields),
+-- never changes or loses what a ticket said.
 CREATE TABLE ticket_field_values (
+    id         INTEGER PRIMARY KEY,
     ticket_id  INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
-    field_id   INTEGER NOT NULL REFERENCES form_fields(id) ON DELETE CASCADE,
+    field_id   INTEGER REFERENCES form_fields(id) ON DELETE SET NULL,
     label      TEXT NOT NULL,
     kind       TEXT NOT NULL,
-    value      TEXT NOT NULL,   -- multi_choice: JSON array; checkbox: '1' or '0'
-    PRIMARY KEY (ticket_id, field_id)
+    value      TEXT NOT NULL   -- multi_choice: JSON array; checkbox: '1' or '0'
 );
+CREATE UNIQUE INDEX ticket_field_values_field ON ticket_field_values(ticket_id, field_id);
 
 -- One row per ticket opened on the portal, kept a day: counts for the
 -- per-address hourly limit, and the form's time token (hashed) so sending

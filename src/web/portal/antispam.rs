@@ -61,9 +61,34 @@ pub fn check(secret: &[u8], token: &str, now: i64) -> Result<i64, TokenError> {
     Ok(issued)
 }
 
+/// What the hourly limit counts by: the address itself for IPv4, the /64
+/// network for IPv6 (one customer line usually gets a whole /64, so
+/// counting single IPv6 addresses would let one sender rotate freely).
+pub fn rate_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => ip.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_is_counted_per_network() {
+        assert_eq!(rate_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(rate_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(rate_key("2001:db8:1:2:bbbb::7"), "2001:db8:1:2::/64");
+        assert_eq!(rate_key("::ffff:198.51.100.4"), "198.51.100.4");
+        assert_eq!(rate_key(""), "");
+    }
 
     #[test]
     fn tokens_age_and_cannot_be_forged() {

@@ -481,7 +481,7 @@ async fn submit_form(
         message: state.typed.message.clone(),
         attachments,
         values,
-        ip: visitor.client.ip.clone(),
+        ip: antispam::rate_key(&visitor.client.ip),
         lang: lang.clone(),
         token_hash,
         rate_limit_per_hour: data.rate_limit,

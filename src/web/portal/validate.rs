@@ -85,7 +85,7 @@ pub fn fields(
     for f in list {
         match field(f, given) {
             Ok(Some(value)) => values.push(FieldValue {
-                field_id: f.id,
+                field_id: Some(f.id),
                 label: f.label.clone(),
                 kind: f.kind.clone(),
                 value,
