@@ -4,6 +4,7 @@
 //! UI) call the `tickets` domain, which writes through `store` (all SQL) and
 //! queues outbound mail and events in the same transaction.
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod mail;

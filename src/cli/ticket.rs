@@ -181,6 +181,8 @@ struct TicketView {
     resolved_at: Option<i64>,
     sla: SlaView,
     entries: Vec<EntryView>,
+    /// Custom fields filled in on the portal's form.
+    fields: Vec<serde_json::Value>,
 }
 
 /// The ticket's service level: plan, clock, response and resolution times
@@ -338,6 +340,10 @@ fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
             resolution_seconds,
         },
         entries,
+        fields: store::forms::values_for_ticket(conn, t.id)?
+            .iter()
+            .map(|v| serde_json::json!({ "label": v.label, "kind": v.kind, "value": v.json_value() }))
+            .collect(),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod blocking;
 pub mod csrf;
 pub mod health;
 pub mod i18n;
+pub mod portal;
 pub mod render;
 pub mod staff;
 pub mod templates;
@@ -86,6 +87,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(config)
         .manage(templates)
         .attach(csrf::CsrfFairing)
+        .attach(portal::account::SignInFirst)
         .attach(SecurityHeaders)
         .mount(
             "/",
@@ -105,7 +107,12 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/admin", admin::staff_accounts::routes())
         .mount("/admin", admin::roles::routes())
         .mount("/admin", admin::teams::routes())
+        .mount("/admin", admin::fields::routes())
         .mount("/api/v1", api::routes())
+        .mount("/portal", portal::routes())
+        .mount("/portal", portal::access::routes())
+        .mount("/portal", portal::account::routes())
+        .mount("/portal", portal::ticket::routes())
         .register(
             "/",
             catchers![
@@ -155,6 +162,12 @@ fn unauthorized(req: &Request<'_>) -> Redirect {
         auth::AuthFailure::MustChangePassword => Redirect::to("/account/password"),
         _ => {
             let path = req.uri().to_string();
+            // A visitor without a staff session asking for the site's root
+            // is most likely a customer: show the portal; staff sign in
+            // from its footer (or at /login directly).
+            if req.method() == rocket::http::Method::Get && req.uri().path() == "/" {
+                return Redirect::to("/portal");
+            }
             if req.method() == rocket::http::Method::Get && path != "/" {
                 let next = percent_encoding::utf8_percent_encode(
                     &path,

@@ -48,6 +48,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "Access link to a ticket, sent on request from the portal",
     ),
     ("password_reset", "Password reset link"),
+    (
+        "account_verify",
+        "Address verification for a new portal account",
+    ),
 ];
 
 const DEFAULT_LANG: &str = "en";

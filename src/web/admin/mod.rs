@@ -6,6 +6,7 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
 pub mod form_support;
+pub mod fields;
 pub mod plugins;
 pub mod roles;
 pub mod schedules;

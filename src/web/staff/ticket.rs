@@ -190,6 +190,12 @@ async fn show(
     ctx.insert("sla", &sla_box);
     ctx.insert("can", &perms.to_json());
     ctx.insert("teams", &team_list);
+    // Custom fields the customer filled in on the portal.
+    let values = db(store, move |c| {
+        crate::store::forms::values_for_ticket(c, tid)
+    })
+    .await?;
+    ctx.insert("details", &crate::web::portal::details(&values, &me.lang));
     render(templates, "staff/ticket.html", &ctx)
 }
 
