@@ -854,3 +854,21 @@ fn required_accounts_ask_to_sign_in_before_opening_a_ticket() {
     let a = signed_in(&d, "Kamran", "customer@example.com");
     assert_eq!(a.get("/portal/open").dispatch().status(), Status::Ok);
 }
+
+#[test]
+fn a_persian_registration_gets_persian_mail() {
+    let d = desk();
+    let c = client(&d);
+    c.get("/portal/register?lang=fa").dispatch();
+    let r = register(&c, "مریم", "maryam@example.ir", PASSWORD, PASSWORD);
+    assert_eq!(r.status(), Status::Ok);
+    assert!(body(r).contains("ایمیل خود را ببینید"));
+    let text = last_mail(&d, "account_verify", "maryam@example.ir").unwrap();
+    assert!(text.contains("نشانی ایمیل خود را تأیید کنید"), "{text}");
+    let locale: String = q(
+        &d,
+        "SELECT c.locale FROM customers c JOIN customer_identities i ON i.customer_id = c.id
+         WHERE i.email = 'maryam@example.ir'",
+    );
+    assert_eq!(locale, "fa");
+}
