@@ -872,3 +872,54 @@ fn a_persian_registration_gets_persian_mail() {
     );
     assert_eq!(locale, "fa");
 }
+
+#[test]
+fn reply_uploads_follow_the_portal_rules() {
+    let d = desk();
+    let n = number_of(&d, d.ticket);
+    let c = with_link(&d, d.ticket);
+    let token = pcsrf(&c);
+    let send = |files: &[(&str, &str, &[u8])]| {
+        let (ct, data) = multipart(&token, &[("body", "files attached")], files);
+        let r = c
+            .post(format!("/portal/tickets/{n}/reply"))
+            .header(ct)
+            .body(data)
+            .dispatch();
+        (r.status(), body(r))
+    };
+    let (status, html) = send(&[("attachments", "setup.exe", b"MZ")]);
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(
+        html.contains("setup.exe is of a type we do not accept"),
+        "{html}"
+    );
+    assert!(html.contains("files attached"), "the draft is kept");
+    settings::set(&d.store.conn().unwrap(), "attachments.max_files", "1").unwrap();
+    let (status, html) = send(&[
+        ("attachments", "a.txt", b"a"),
+        ("attachments", "b.txt", b"b"),
+    ]);
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(html.contains("Attach at most 1 files."));
+    settings::set(&d.store.conn().unwrap(), "attachments.max_file_bytes", "3").unwrap();
+    let (status, html) = send(&[("attachments", "big.txt", b"too big")]);
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(html.contains("big.txt is larger than allowed"));
+    let entries: i64 = q(
+        &d,
+        &format!(
+            "SELECT COUNT(*) FROM entries WHERE ticket_id = {}",
+            d.ticket.0
+        ),
+    );
+    assert_eq!(entries, 1, "nothing was added");
+    // A name with a path and a direction override is cleaned.
+    let (status, _) = send(&[("attachments", "..\\\\dir\\\\\u{202E}gpj.txt", b"ok")]);
+    assert_eq!(status, Status::SeeOther);
+    let name: String = q(
+        &d,
+        "SELECT filename FROM attachments ORDER BY id DESC LIMIT 1",
+    );
+    assert_eq!(name, "gpj.txt");
+}
