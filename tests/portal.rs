@@ -280,9 +280,10 @@ fn a_good_submission_opens_a_web_ticket_with_fields_and_files() {
     let t = topics(&d);
     let c = client(&d);
     let before = tickets_count(&d);
+    let form = good(&d, &t);
     let r = send(
         &c,
-        &good(&d, &t),
+        &form,
         &[
             ("attachments", "../../etc/رسید\u{202E}fdp.txt", b"receipt"),
             ("attachments", "C:\\Users\\me\\notes.txt", b"notes"),
@@ -339,8 +340,37 @@ fn a_good_submission_opens_a_web_ticket_with_fields_and_files() {
     // and keeps the language used on the portal.
     let mails: i64 = q(&d, &format!("SELECT COUNT(*) FROM outbox WHERE ticket_id = {tid} AND kind IN ('auto_response', 'access_link')"));
     assert_eq!(mails, 1);
+    // Staff see the values in the ticket's Details block.
+    let staff = login(&d, "admin@desk.test");
+    let page = body(staff.get(format!("/tickets/{tid}")).dispatch());
+    assert!(
+        page.contains("<dt dir=\"auto\">Invoice number</dt><dd dir=\"auto\">1234</dd>"),
+        "{page}"
+    );
+    assert!(page.contains(">Mail, DNS</dd>") && page.contains(">Yes</dd>"));
+    // …and scripts in `ticket show --json`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .arg("--db")
+        .arg(d._dir.path().join("desk.db"))
+        .args(["ticket", "show", &number, "--json"])
+        .env("OXIDESK_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["source"], "web");
+    assert_eq!(json["fields"][0]["label"], "Invoice number");
+    assert_eq!(
+        json["fields"][3]["value"],
+        serde_json::json!(["Mail", "DNS"])
+    );
+    assert_eq!(json["fields"][4]["value"], true);
     // Sending the same form again (reload) shows the same ticket.
-    let again = body(send(&c, &good(&d, &t), &[]));
+    let again = body(send(&c, &form, &[]));
     assert_eq!(tickets_count(&d), before + 1);
     assert!(again.contains(&format!("#{number}")));
 }
@@ -694,4 +724,169 @@ fn persian_form_is_right_to_left_with_persian_errors() {
     assert!(html.contains("سپاسگزاریم"));
     let locale: String = q(&d, "SELECT c.locale FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.email = 'reza@example.ir'");
     assert_eq!(locale, "fa");
+}
+
+// ---------------------------------------------------------------------------
+// The admin page for custom fields.
+
+fn audit_kinds(d: &Desk) -> Vec<(String, String, Option<i64>, Option<i64>)> {
+    let conn = d.store.conn().unwrap();
+    let mut s = conn
+        .prepare("SELECT kind, data, ticket_id, staff_id FROM events WHERE kind LIKE 'config.field_%' ORDER BY id")
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|x| x.unwrap())
+        .collect()
+}
+
+#[test]
+fn field_admin_needs_an_administrator() {
+    let d = desk();
+    let t = topic(&d, "Hosting", None, true);
+    let c = client(&d);
+    let r = c.get("/admin/fields").dispatch();
+    assert!(r
+        .headers()
+        .get_one("Location")
+        .unwrap_or("")
+        .starts_with("/login"));
+    let alice = login(&d, "alice@desk.test");
+    assert_eq!(
+        alice.get("/admin/fields").dispatch().status(),
+        Status::Forbidden
+    );
+    let r = post_form(
+        &alice,
+        "/admin/fields",
+        &format!("topic={t}&label=Domain&kind=text"),
+    );
+    assert_eq!(r.status(), Status::Forbidden);
+    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM form_fields"), 0);
+    assert!(audit_kinds(&d).is_empty());
+}
+
+#[test]
+fn field_admin_defines_edits_reorders_and_deactivates_with_audit() {
+    let d = desk();
+    let t = topic(&d, "Hosting", None, true);
+    let admin = login(&d, "admin@desk.test");
+    let html = body(admin.get("/admin/fields").dispatch());
+    assert!(html.contains("Hosting") && html.contains("Multiple choice"));
+
+    // Bad input comes back beside its field, typed values kept.
+    let r = post_form(
+        &admin,
+        "/admin/fields",
+        &format!("topic={t}&label=Plan&kind=choice&help=Which+plan"),
+    );
+    assert_eq!(r.status(), Status::UnprocessableEntity);
+    let html = body(r);
+    assert!(html.contains("id=\"err-options\"") && html.contains("value=\"Which plan\""));
+    let r = post_form(
+        &admin,
+        "/admin/fields",
+        &format!("topic={t}&label=&kind=text"),
+    );
+    assert!(body(r).contains("id=\"err-label\""));
+    let r = post_form(&admin, "/admin/fields", "topic=999&label=X&kind=text");
+    assert!(body(r).contains("id=\"err-topic\""));
+    let r = post_form(
+        &admin,
+        "/admin/fields",
+        &format!("topic={t}&label=X&kind=colour"),
+    );
+    assert!(body(r).contains("id=\"err-kind\""));
+    assert!(audit_kinds(&d).is_empty());
+
+    // Create two fields.
+    let r = post_form(
+        &admin,
+        "/admin/fields",
+        &format!(
+            "topic={t}&label={}&kind=text&required=true&help=example.com",
+            enc("دامنه")
+        ),
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    let r = post_form(
+        &admin,
+        "/admin/fields",
+        &format!(
+            "topic={t}&label=Plan&kind=choice&options={}",
+            enc("Basic\nPro\n\nPro")
+        ),
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    let conn = d.store.conn().unwrap();
+    let list = forms::fields_for_topic(&conn, oxidesk::model::HelpTopicId(t), true).unwrap();
+    assert_eq!(
+        list.iter().map(|f| f.label.as_str()).collect::<Vec<_>>(),
+        ["دامنه", "Plan"]
+    );
+    assert_eq!(list[1].options, ["Basic", "Pro"]);
+    assert!(list[0].required && list[0].help == "example.com");
+    let (domain, plan) = (list[0].id, list[1].id);
+
+    // Edit: rename and make optional.
+    let html = body(admin.get(format!("/admin/fields?edit={plan}")).dispatch());
+    assert!(html.contains(&format!("action=\"/admin/fields/{plan}\"")));
+    let r = post_form(
+        &admin,
+        &format!("/admin/fields/{plan}"),
+        &format!(
+            "topic={t}&label=Hosting+plan&kind=choice&options={}",
+            enc("Basic\nPro\nReseller")
+        ),
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    let f = forms::get_field(&conn, plan).unwrap();
+    assert_eq!((f.label.as_str(), f.options.len()), ("Hosting plan", 3));
+
+    // Reorder: Plan moves up.
+    let r = post_form(
+        &admin,
+        &format!("/admin/fields/{plan}/move"),
+        "direction=up",
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    let list = forms::fields_for_topic(&conn, oxidesk::model::HelpTopicId(t), true).unwrap();
+    assert_eq!(list[0].id, plan);
+
+    // Deactivate: the portal form stops asking.
+    let c = client(&d);
+    assert!(body(c.get("/portal/open").dispatch()).contains("example.com"));
+    let r = post_form(
+        &admin,
+        &format!("/admin/fields/{domain}/active"),
+        "active=false",
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    assert!(!body(c.get("/portal/open").dispatch()).contains("example.com"));
+    assert!(!forms::get_field(&conn, domain).unwrap().active);
+
+    let audit = audit_kinds(&d);
+    let kinds: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "config.field_created",
+            "config.field_created",
+            "config.field_updated",
+            "config.field_moved",
+            "config.field_deactivated"
+        ]
+    );
+    for (_, data, ticket, staff) in &audit {
+        assert_eq!(*ticket, None);
+        assert_eq!(*staff, Some(d.admin.0));
+        assert!(data.contains("\"field_id\":"), "{data}");
+    }
+    let updated: serde_json::Value = serde_json::from_str(&audit[2].1).unwrap();
+    assert_eq!(updated["changed"]["label"]["from"], "Plan");
+    assert_eq!(updated["changed"]["label"]["to"], "Hosting plan");
+    assert!(
+        updated["changed"].get("kind").is_none(),
+        "only what changed"
+    );
 }

@@ -178,6 +178,8 @@ struct TicketView {
     due_at: Option<i64>,
     closed_at: Option<i64>,
     entries: Vec<EntryView>,
+    /// Custom fields filled in on the portal's form.
+    fields: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -310,6 +312,10 @@ fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
         due_at: t.due_at,
         closed_at: t.closed_at,
         entries,
+        fields: store::forms::values_for_ticket(conn, t.id)?
+            .iter()
+            .map(|v| serde_json::json!({ "label": v.label, "kind": v.kind, "value": v.json_value() }))
+            .collect(),
     })
 }
 

@@ -346,3 +346,17 @@ pub fn audit(
     .ctx(|| format!("recording the audit event {kind}"))?;
     Ok(())
 }
+
+impl FieldValue {
+    /// The value as JSON for scripts: multi-choice as an array, a checkbox
+    /// as a boolean, anything else as the text stored.
+    pub fn json_value(&self) -> serde_json::Value {
+        match self.kind.as_str() {
+            "multi_choice" => serde_json::from_str::<Vec<String>>(&self.value)
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(self.value.clone())),
+            "checkbox" => serde_json::Value::Bool(self.value == "1"),
+            _ => serde_json::Value::String(self.value.clone()),
+        }
+    }
+}

@@ -101,6 +101,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/", staff::routes())
         .mount("/admin", admin::routes())
         .mount("/admin", admin::plugins::routes())
+        .mount("/admin", admin::fields::routes())
         .mount("/api/v1", api::routes())
         .mount("/portal", portal::routes())
         .mount("/portal", portal::access::routes())

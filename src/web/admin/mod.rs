@@ -5,6 +5,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
+pub mod fields;
 pub mod plugins;
 
 use crate::model::{DepartmentId, StaffId};

@@ -210,6 +210,28 @@ pub fn render(
         .map_err(|_| WebError::Internal(format!("rendering {name} failed")))
 }
 
+/// A ticket's custom field values as label and text, in `lang`: the
+/// "Details" block of the staff ticket page.
+pub fn details(values: &[crate::store::forms::FieldValue], lang: &str) -> Vec<serde_json::Value> {
+    values
+        .iter()
+        .map(|v| {
+            let text = match v.json_value() {
+                serde_json::Value::Bool(b) => {
+                    i18n::t(lang, if b { "portal.yes" } else { "portal.no" }, &[])
+                }
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.as_str().unwrap_or_default().to_string(),
+            };
+            serde_json::json!({ "label": v.label, "kind": v.kind, "value": text })
+        })
+        .collect()
+}
+
 #[get("/")]
 async fn home(
     store: &State<Store>,

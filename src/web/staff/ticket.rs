@@ -126,6 +126,12 @@ async fn show(
     ctx.insert("statuses", &crate::model::Status::ALL);
     ctx.insert("canned", &canned);
     ctx.insert("lock_secs", &LOCK_SECS);
+    // Custom fields the customer filled in on the portal.
+    let values = db(store, move |c| {
+        crate::store::forms::values_for_ticket(c, tid)
+    })
+    .await?;
+    ctx.insert("details", &crate::web::portal::details(&values, &me.lang));
     render(templates, "staff/ticket.html", &ctx)
 }
 
