@@ -890,3 +890,112 @@ fn field_admin_defines_edits_reorders_and_deactivates_with_audit() {
         "only what changed"
     );
 }
+
+#[test]
+fn a_signed_in_customer_opens_tickets_under_their_own_address() {
+    let d = desk();
+    let t = topics(&d);
+    oxidesk::accounts::register(
+        &d.store,
+        "Shirin",
+        "shirin@example.ir",
+        "long enough password",
+        "fa",
+        "10.0.0.1",
+    )
+    .unwrap();
+    {
+        let conn = d.store.conn().unwrap();
+        let id = oxidesk::store::customers::find_by_email(&conn, "shirin@example.ir")
+            .unwrap()
+            .unwrap();
+        oxidesk::store::customer_accounts::mark_verified(&conn, id, "shirin@example.ir", 0)
+            .unwrap();
+    }
+    let c = client(&d);
+    let token = portal_csrf(&c);
+    let r = c
+        .post("/portal/login")
+        .header(rocket::http::ContentType::Form)
+        .body(format!(
+            "_csrf={token}&email=shirin%40example.ir&password=long+enough+password&next=%2Fportal%2Fopen"
+        ))
+        .dispatch();
+    assert_eq!(r.status(), Status::SeeOther);
+    let html = body(c.get("/portal/open").dispatch());
+    assert!(
+        html.contains("value=\"shirin@example.ir\"") && html.contains("readonly"),
+        "{html}"
+    );
+    // A different address in the form is ignored: the account's is used.
+    let mut v = good(&d, &t);
+    set(&mut v, "email", "someone.else@example.com");
+    let r = send(&c, &v, &[]);
+    assert_eq!(r.status(), Status::Ok);
+    let html = body(r);
+    let number: String = q(&d, "SELECT number FROM tickets ORDER BY id DESC LIMIT 1");
+    assert!(
+        html.contains(&format!("href=\"/portal/tickets/{number}\"")),
+        "{html}"
+    );
+    let owner: String = q(&d, "SELECT i.email FROM tickets t JOIN customer_identities i ON i.customer_id = t.customer_id ORDER BY t.id DESC LIMIT 1");
+    assert_eq!(owner, "shirin@example.ir");
+}
+
+#[test]
+fn the_logo_is_served_only_when_it_is_an_image() {
+    let d = desk();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let id = {
+        let conn = d.store.conn().unwrap();
+        let (id, _) = oxidesk::store::attachments::put_blob(&conn, &png).unwrap();
+        oxidesk::store::settings::set(&conn, "portal.logo_blob", &id.0.to_string()).unwrap();
+        id.0
+    };
+    let c = client(&d);
+    let html = body(c.get("/portal").dispatch());
+    assert!(
+        html.contains(&format!("src=\"&#x2F;portal&#x2F;logo?v={id}\"")),
+        "{html}"
+    );
+    let r = c.get(format!("/portal/logo?v={id}")).dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(r.content_type(), Some(rocket::http::ContentType::PNG));
+    assert_eq!(
+        r.headers().get_one("X-Content-Type-Options"),
+        Some("nosniff")
+    );
+    // HTML (or SVG) stored as the logo is never served.
+    {
+        let conn = d.store.conn().unwrap();
+        let (id, _) =
+            oxidesk::store::attachments::put_blob(&conn, b"<svg onload=alert(1)>").unwrap();
+        oxidesk::store::settings::set(&conn, "portal.logo_blob", &id.0.to_string()).unwrap();
+    }
+    assert_eq!(c.get("/portal/logo").dispatch().status(), Status::NotFound);
+}
+
+#[test]
+fn an_unreadable_form_comes_back_with_a_sentence() {
+    let d = desk();
+    let c = client(&d);
+    let token = portal_csrf(&c);
+    // A multipart body cut short (as when an upload is aborted).
+    let b = "XoXoBoundary7";
+    let body_bytes = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n\r\nabc"
+    );
+    let r = c
+        .post("/portal/open")
+        .header(
+            rocket::http::ContentType::new("multipart", "form-data").with_params(("boundary", b)),
+        )
+        .body(body_bytes)
+        .dispatch();
+    assert_eq!(r.status(), Status::BadRequest);
+    let html = body(r);
+    assert!(
+        html.contains("The form could not be read") && html.contains("10 MB"),
+        "{html}"
+    );
+}

@@ -5,6 +5,26 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{Context, StoreResult};
 
+/// The portal's settings and their defaults (what an unset key means), for
+/// the admin settings page.
+pub const SETTING_DEFAULTS: &[(&str, &str)] = &[
+    ("attachments.max_files", "5"),
+    ("attachments.max_file_bytes", "10485760"),
+    // Comma-separated extensions or MIME types (image/*); empty: anything
+    // but executables.
+    ("attachments.allowed_types", ""),
+    ("portal.rate_limit_per_hour", "10"),
+    // A blob id (store::attachments::put_blob); PNG, JPEG, GIF or WebP.
+    ("portal.logo_blob", ""),
+    // #rgb or #rrggbb; anything else is ignored.
+    ("portal.accent_color", ""),
+    ("portal.footer", ""),
+];
+
+pub const DEFAULT_MAX_FILES: i64 = 5;
+pub const DEFAULT_MAX_FILE_BYTES: i64 = 10 << 20;
+pub const DEFAULT_RATE_LIMIT_PER_HOUR: i64 = 10;
+
 /// The bytes of blob `id` (the portal logo), if it exists.
 pub fn blob(conn: &Connection, id: i64) -> StoreResult<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT data FROM blobs WHERE id = ?1")
@@ -84,4 +104,26 @@ pub fn set_locale_if_unset(
     .and_then(|mut s| s.execute(rusqlite::params![customer, locale]))
     .ctx(|| format!("setting the language of customer {customer}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn defaults_agree() {
+        let get = |k: &str| {
+            super::SETTING_DEFAULTS
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.parse::<i64>().unwrap_or(-1))
+        };
+        assert_eq!(get("attachments.max_files"), Some(super::DEFAULT_MAX_FILES));
+        assert_eq!(
+            get("attachments.max_file_bytes"),
+            Some(super::DEFAULT_MAX_FILE_BYTES)
+        );
+        assert_eq!(
+            get("portal.rate_limit_per_hour"),
+            Some(super::DEFAULT_RATE_LIMIT_PER_HOUR)
+        );
+    }
 }

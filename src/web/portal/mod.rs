@@ -12,6 +12,7 @@ pub mod open;
 pub mod reset;
 pub mod submit;
 pub mod ticket;
+pub mod uploads;
 pub mod validate;
 
 use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};

@@ -18,14 +18,16 @@ use rocket::{get, post, routes, FromForm, Route, State};
 use serde::Serialize;
 
 use super::antispam::{self, TokenError};
+use super::customer::CustomerSession;
 use super::submit::{self, PortalTicket, Refused};
+use super::uploads::{check_files, chosen_files, read_files, size_label};
 use super::validate::{self, Limits, Problem, Submitted};
 use super::{portal_page, render, Visitor};
 use crate::config::Config;
 use crate::model::HelpTopicId;
 use crate::store::forms::{self, FormField, TopicOption};
-use crate::store::{settings, Store};
-use crate::tickets::{links, NewAttachment, TicketError};
+use crate::store::{portal as sp, settings, Store};
+use crate::tickets::{links, TicketError};
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
@@ -60,6 +62,8 @@ struct FormState {
     note: Option<String>,
     /// Files had been chosen: tell the visitor to choose them again.
     reselect: bool,
+    /// A signed-in customer: the address is theirs and cannot be changed.
+    signed_in: bool,
 }
 
 #[derive(Serialize)]
@@ -136,36 +140,29 @@ async fn load(store: &Store, config: &Config) -> Result<FormData, WebError> {
             topics,
             fields,
             limits: Limits {
-                max_files: settings::get_i64(c, "attachments.max_files", 5)?.max(0) as usize,
-                max_file_bytes: settings::get_i64(c, "attachments.max_file_bytes", 10 << 20)?.max(0)
-                    as u64,
+                max_files: settings::get_i64(c, "attachments.max_files", sp::DEFAULT_MAX_FILES)?
+                    .max(0) as usize,
+                max_file_bytes: settings::get_i64(
+                    c,
+                    "attachments.max_file_bytes",
+                    sp::DEFAULT_MAX_FILE_BYTES,
+                )?
+                .max(0) as u64,
                 allowed: Limits::parse_allowed(&settings::get_or(
                     c,
                     "attachments.allowed_types",
                     "",
                 )?),
             },
-            rate_limit: settings::get_i64(c, "portal.rate_limit_per_hour", 10)?,
+            rate_limit: settings::get_i64(
+                c,
+                "portal.rate_limit_per_hour",
+                sp::DEFAULT_RATE_LIMIT_PER_HOUR,
+            )?,
             secret: links::secret(c, &configured)?,
         })
     })
     .await
-}
-
-/// "10 MB", "1.5 MB", "512 KB", "100 B".
-fn size_label(bytes: u64) -> String {
-    let (n, unit) = if bytes >= 1 << 20 {
-        (bytes as f64 / (1 << 20) as f64, "MB")
-    } else if bytes >= 1 << 10 {
-        (bytes as f64 / (1 << 10) as f64, "KB")
-    } else {
-        (bytes as f64, "B")
-    };
-    if n.fract() < 0.05 {
-        format!("{n:.0} {unit}")
-    } else {
-        format!("{n:.1} {unit}")
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -211,6 +208,7 @@ async fn form_response(
     ctx.insert("ts", &token);
     ctx.insert("note", &state.note);
     ctx.insert("reselect", &state.reselect);
+    ctx.insert("signed_in", &state.signed_in);
     ctx.insert("honeypot", antispam::HONEYPOT);
     ctx.insert("max_files", &data.limits.max_files);
     ctx.insert("max_size", &size_label(data.limits.max_file_bytes));
@@ -226,6 +224,7 @@ async fn form_page(
     templates: &State<Templates>,
     visitor: Visitor,
     jar: &CookieJar<'_>,
+    customer: Option<CustomerSession>,
     topic: Option<i64>,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let data = load(store, config).await?;
@@ -235,9 +234,18 @@ async fn form_page(
     let state = FormState {
         typed: Typed {
             topic,
+            email: customer
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            name: customer
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             ..Typed::default()
         },
         shown_topic: topic,
+        signed_in: customer.is_some(),
         ..FormState::default()
     };
     form_response(store, templates, &visitor, jar, &data, state, Status::Ok).await
@@ -267,76 +275,6 @@ struct OpenForm<'r> {
     attachments: Vec<TempFile<'r>>,
 }
 
-fn chosen_files<'a, 'r>(files: &'a [TempFile<'r>]) -> Vec<&'a TempFile<'r>> {
-    files
-        .iter()
-        .filter(|f| {
-            f.len() > 0
-                || f.raw_name()
-                    .is_some_and(|n| !n.dangerous_unsafe_unsanitized_raw().as_str().is_empty())
-        })
-        .collect()
-}
-
-fn raw_name(f: &TempFile<'_>) -> String {
-    f.raw_name()
-        .map(|n| n.dangerous_unsafe_unsanitized_raw().as_str().to_string())
-        .unwrap_or_default()
-}
-
-fn mime_of(f: &TempFile<'_>) -> String {
-    f.content_type()
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "application/octet-stream".into())
-}
-
-/// Check the uploads against the limits; the problem names the file.
-fn check_files(files: &[&TempFile<'_>], limits: &Limits) -> Option<Problem> {
-    if files.len() > limits.max_files {
-        return Some(
-            Problem::new("portal.err_too_many_files").with("max", limits.max_files.to_string()),
-        );
-    }
-    for f in files {
-        let name = validate::filename(&raw_name(f));
-        if f.len() > limits.max_file_bytes {
-            return Some(
-                Problem::new("portal.err_file_too_large")
-                    .with("file", name)
-                    .with("max", size_label(limits.max_file_bytes)),
-            );
-        }
-        if !limits.type_allowed(&name, &mime_of(f)) {
-            return Some(Problem::new("portal.err_file_type").with("file", name));
-        }
-    }
-    None
-}
-
-async fn read_files(files: &[&TempFile<'_>]) -> Result<Vec<NewAttachment>, WebError> {
-    use rocket::tokio::io::AsyncReadExt;
-    let mut out = Vec::new();
-    for f in files {
-        let mut data = Vec::with_capacity(f.len() as usize);
-        let mut reader = f
-            .open()
-            .await
-            .map_err(|e| WebError::Internal(format!("reading an upload: {e}")))?;
-        reader
-            .read_to_end(&mut data)
-            .await
-            .map_err(|e| WebError::Internal(format!("reading an upload: {e}")))?;
-        out.push(NewAttachment {
-            filename: validate::filename(&raw_name(f)),
-            mime_type: mime_of(f),
-            data,
-            inline: false,
-            content_id: None,
-        });
-    }
-    Ok(out)
-}
-
 fn say(lang: &str, p: &Problem) -> String {
     i18n::t(lang, p.key, &p.args)
 }
@@ -348,6 +286,7 @@ async fn submit_form(
     templates: &State<Templates>,
     visitor: Visitor,
     jar: &CookieJar<'_>,
+    customer: Option<CustomerSession>,
     form: Result<Form<OpenForm<'_>>, Errors<'_>>,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let data = load(store, config).await?;
@@ -378,7 +317,7 @@ async fn submit_form(
         }
     };
     let topic_id: Option<i64> = form.topic.trim().parse().ok();
-    let typed = Typed {
+    let mut typed = Typed {
         email: form.email.trim().to_string(),
         name: form.name.trim().to_string(),
         topic: topic_id,
@@ -386,6 +325,13 @@ async fn submit_form(
         message: form.message.clone(),
         f: form.f.clone(),
     };
+    // A signed-in customer opens tickets under their own address.
+    if let Some(c) = &customer {
+        typed.email = c.email.clone();
+        if typed.name.is_empty() {
+            typed.name = c.name.clone();
+        }
+    }
     let shown_topic: Option<i64> = form.shown_topic.trim().parse().ok();
     let files = chosen_files(&form.attachments);
     let token_hash = crate::web::auth::sha256_hex(form.ts.trim());
@@ -393,6 +339,7 @@ async fn submit_form(
         typed,
         shown_topic,
         reselect: !files.is_empty(),
+        signed_in: customer.is_some(),
         token: Some(form.ts.trim().to_string()),
         ..FormState::default()
     };
@@ -408,7 +355,16 @@ async fn submit_form(
     })
     .await?
     {
-        return success(store, templates, &visitor, jar, &number, &state.typed.email).await;
+        return success(
+            store,
+            templates,
+            &visitor,
+            jar,
+            &number,
+            &state.typed.email,
+            state.signed_in,
+        )
+        .await;
     }
 
     // Anti-spam.
@@ -535,7 +491,18 @@ async fn submit_form(
         .await
         .map_err(|e| WebError::Internal(format!("a database task failed: {e}")))?;
     match result {
-        Ok(opened) => success(store, templates, &visitor, jar, &opened.number, &email).await,
+        Ok(opened) => {
+            success(
+                store,
+                templates,
+                &visitor,
+                jar,
+                &opened.number,
+                &email,
+                state.signed_in,
+            )
+            .await
+        }
         Err(Refused::RateLimited) => {
             tracing::warn!(ip = %visitor.client.ip, limit = data.rate_limit, "portal form refused: hourly limit for this address reached");
             state
@@ -582,9 +549,16 @@ async fn success(
     jar: &CookieJar<'_>,
     number: &str,
     email: &str,
+    signed_in: bool,
 ) -> Result<(Status, RawHtml<String>), WebError> {
     let mut ctx = portal_page(store, visitor, jar, "open").await?;
     ctx.insert("number", number);
     ctx.insert("email", email);
+    // A signed-in customer can go straight to the ticket.
+    ctx.insert("ticket_path", &signed_in.then(|| urlencode(number)));
     Ok((Status::Ok, render(templates, "portal/opened.html", &ctx)?))
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
