@@ -224,6 +224,9 @@ pub fn register(
             }
             None => customers::create(tx, &name, &email, now)?,
         };
+        if !locale.is_empty() {
+            accounts::fill_locale(tx, customer, locale)?;
+        }
         if accounts::register(tx, customer, &hash, now)? {
             send_verify(tx, customer, &name, &email, Some(locale))?;
         } else {

@@ -63,11 +63,11 @@ pub fn register(
     Ok(changed > 0)
 }
 
-/// Rename a customer (from the registration form).
-pub fn set_name(conn: &Connection, customer: CustomerId, name: &str) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET name = ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![customer, name]))
-        .ctx(|| format!("renaming customer {customer}"))?;
+/// Remember the language a customer registered in, unless one is known.
+pub fn fill_locale(conn: &Connection, customer: CustomerId, locale: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE customers SET locale = ?2 WHERE id = ?1 AND locale IS NULL")
+        .and_then(|mut s| s.execute(params![customer, locale]))
+        .ctx(|| format!("setting the language of customer {customer}"))?;
     Ok(())
 }
 
@@ -131,6 +131,13 @@ pub fn create_token(
     now: i64,
     lifetime_secs: i64,
 ) -> StoreResult<()> {
+    // The customer's spent and expired tokens are of no further use.
+    conn.prepare_cached(
+        "DELETE FROM customer_tokens WHERE customer_id = ?1 AND purpose = ?2
+         AND (used_at IS NOT NULL OR expires_at <= ?3)",
+    )
+    .and_then(|mut s| s.execute(params![customer, purpose.as_str(), now]))
+    .ctx(|| format!("removing old tokens of customer {customer}"))?;
     conn.prepare_cached(
         "INSERT INTO customer_tokens (token_hash, customer_id, purpose, email, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -196,8 +203,12 @@ pub fn token_valid(
     .ctx(|| format!("checking a {} token", purpose.as_str()))
 }
 
-/// Count an attempt of `kind` by `key` (an IP address or an email).
+/// Count an attempt of `kind` by `key` (an IP address or an email), and
+/// forget this key's attempts older than a day (no window is longer).
 pub fn record_attempt(conn: &Connection, kind: &str, key: &str, now: i64) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM portal_attempts WHERE kind = ?1 AND key = ?2 AND at <= ?3")
+        .and_then(|mut s| s.execute(params![kind, key, now - 86400]))
+        .ctx(|| format!("forgetting old portal {kind} attempts"))?;
     conn.prepare_cached("INSERT INTO portal_attempts (kind, key, at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![kind, key, now]))
         .ctx(|| format!("counting a portal {kind} attempt"))?;

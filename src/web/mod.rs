@@ -112,6 +112,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/portal", portal::routes())
         .mount("/portal", portal::access::routes())
         .mount("/portal", portal::account::routes())
+        .mount("/portal", portal::reset::routes())
         .mount("/portal", portal::ticket::routes())
         .register(
             "/",

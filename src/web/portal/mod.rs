@@ -9,6 +9,7 @@ pub mod account;
 pub mod antispam;
 pub mod customer;
 pub mod open;
+pub mod reset;
 pub mod submit;
 pub mod ticket;
 pub mod uploads;

@@ -12,6 +12,7 @@ use rocket::response::{self, Redirect, Responder};
 use rocket::{get, post, routes, Either, FromForm, Request, Response, Route, State};
 
 use super::customer::{self, Access};
+use super::validate::{self, Limits};
 use super::{portal_page, render, Visitor};
 use crate::accounts::{self, LinkProblem};
 use crate::config::Config;
@@ -327,24 +328,48 @@ fn actor(access: &Access, t: &PortalTicket) -> Actor {
     }
 }
 
-/// The portal's upload limits (`attachments.max_files`,
-/// `attachments.max_file_bytes`): the catalogue key of what is wrong.
-async fn check_upload_limits(
+/// The portal's upload rules (`attachments.max_files`, `max_file_bytes`,
+/// `allowed_types`, as for the new-ticket form): file names are made safe,
+/// and what is wrong comes back as a sentence in the visitor's language.
+async fn check_uploads(
     store: &Store,
-    files: &[tickets::NewAttachment],
+    lang: &str,
+    files: &mut [tickets::NewAttachment],
 ) -> Result<Option<String>, WebError> {
-    let (max_files, max_bytes) = db(store, |c| {
-        Ok((
-            settings::get_i64(c, "attachments.max_files", 5)?,
-            settings::get_i64(c, "attachments.max_file_bytes", 10 * 1024 * 1024)?,
-        ))
+    let limits = db(store, |c| {
+        Ok(Limits {
+            max_files: settings::get_i64(c, "attachments.max_files", 5)?.max(0) as usize,
+            max_file_bytes: settings::get_i64(c, "attachments.max_file_bytes", 10 * 1024 * 1024)?
+                .max(0) as u64,
+            allowed: Limits::parse_allowed(&settings::get_or(c, "attachments.allowed_types", "")?),
+        })
     })
     .await?;
-    if files.len() as i64 > max_files {
-        return Ok(Some(format!("too_many:{max_files}")));
+    if files.len() > limits.max_files {
+        let n = limits.max_files.to_string();
+        return Ok(Some(i18n::t(
+            lang,
+            "account.error.too_many_files",
+            &[("n", n)],
+        )));
     }
-    if let Some(f) = files.iter().find(|f| f.data.len() as i64 > max_bytes) {
-        return Ok(Some(format!("too_big:{}", f.filename)));
+    for f in files.iter_mut() {
+        f.filename = validate::filename(&f.filename);
+        let name = f.filename.clone();
+        if f.data.len() as u64 > limits.max_file_bytes {
+            return Ok(Some(i18n::t(
+                lang,
+                "account.error.file_too_big",
+                &[("name", name)],
+            )));
+        }
+        if !limits.type_allowed(&f.filename, &f.mime_type) {
+            return Ok(Some(i18n::t(
+                lang,
+                "account.error.file_type",
+                &[("name", name)],
+            )));
+        }
     }
     Ok(None)
 }
@@ -361,24 +386,9 @@ async fn reply(
     mut form: Form<ReplyForm<'_>>,
 ) -> Result<Either<Redirect, Page>, WebError> {
     let t = scoped(store, &access, number).await?;
-    let files = read_uploads(&mut form.attachments).await?;
+    let mut files = read_uploads(&mut form.attachments).await?;
     let lang = visitor.lang.clone();
-    let mut error = match check_upload_limits(store, &files).await? {
-        Some(p) => match p.split_once(':') {
-            Some(("too_many", n)) => Some(i18n::t(
-                &lang,
-                "account.error.too_many_files",
-                &[("n", n.to_string())],
-            )),
-            Some((_, name)) => Some(i18n::t(
-                &lang,
-                "account.error.file_too_big",
-                &[("name", name.to_string())],
-            )),
-            None => None,
-        },
-        None => None,
-    };
+    let mut error = check_uploads(store, &lang, &mut files).await?;
     if error.is_none() && form.body.trim().is_empty() {
         error = Some(i18n::t(&lang, "account.error.reply_empty", &[]));
     }
@@ -427,4 +437,32 @@ async fn close(store: &State<Store>, access: Access, number: &str) -> Result<Red
         "{}?closed=true",
         ticket_url(&t.number)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntryId;
+
+    #[test]
+    fn inline_images_point_at_portal_downloads() {
+        let atts = vec![AttachmentMeta {
+            id: AttachmentId(9),
+            entry_id: EntryId(1),
+            filename: "logo.png".into(),
+            mime_type: "image/png".into(),
+            size: 1,
+            inline: true,
+            content_id: Some("<logo@x>".into()),
+        }];
+        let out = portal_html(
+            "<p>Hi<img src=\"cid:logo@x\"><script>x()</script></p>",
+            &atts,
+        );
+        assert!(out.contains("/portal/attachments/9?inline=true"), "{out}");
+        assert!(
+            !out.contains("script") && !out.contains("\"/attachments/"),
+            "{out}"
+        );
+    }
 }
