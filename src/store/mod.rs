@@ -46,6 +46,7 @@ pub mod raw_messages;
 pub mod search;
 pub mod sessions;
 pub mod staff;
+pub mod tags;
 pub mod ticket_page;
 pub mod ticket_refs;
 pub mod ticket_removal;

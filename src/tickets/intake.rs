@@ -387,9 +387,6 @@ fn file(
                     Some(d) => store::plugins::department_by_name(tx, d)?,
                     None => None,
                 };
-                if !v.tags.is_empty() {
-                    tracing::info!(tags = ?v.tags, "inbound filters tagged the message");
-                }
             }
             let o = open_in(tx, &actor, new)?;
             if let Some(spam) = spam {
@@ -409,6 +406,13 @@ fn file(
             (o.ticket, outcome)
         }
     };
+    // Tags a filter put on the message go on the ticket it was filed on.
+    if let Some(v) = verdict.filter(|v| !v.tags.is_empty()) {
+        let change = super::tags::change_tags_in(tx, &Actor::System, ticket, &v.tags, &[])?;
+        if !change.added.is_empty() {
+            tracing::info!(tags = ?change.added, "inbound filters tagged the ticket");
+        }
+    }
     store::raw_messages::mark_stored(tx, raw_id, ticket)?;
     Ok(outcome)
 }

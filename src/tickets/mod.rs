@@ -55,3 +55,4 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
     Ok(t)
 }
 pub mod removal;
+pub mod tags;

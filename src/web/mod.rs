@@ -85,6 +85,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(store)
         .manage(config)
         .manage(templates)
+        .manage(api::mail::IntakeRegistry::default())
         .attach(csrf::CsrfFairing)
         .attach(SecurityHeaders)
         .mount(
