@@ -41,6 +41,7 @@ pub mod entries;
 pub mod health;
 pub mod healthz;
 pub mod locks;
+pub mod metrics;
 pub mod queues;
 pub mod raw_messages;
 pub mod search;

@@ -14,7 +14,9 @@ pub mod blocking;
 pub mod csrf;
 pub mod health;
 pub mod i18n;
+pub mod metrics;
 pub mod render;
+pub mod request_id;
 pub mod staff;
 pub mod templates;
 
@@ -88,6 +90,8 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(api::mail::IntakeRegistry::default())
         .attach(csrf::CsrfFairing)
         .attach(SecurityHeaders)
+        .attach(request_id::RequestLog)
+        .mount("/", rocket::routes![metrics::metrics])
         .mount(
             "/",
             rocket::routes![
