@@ -25,6 +25,8 @@ pub struct StoreOptions {
     pub single_connection: bool,
     /// SQLite page cache per connection, in KiB.
     pub cache_kib: u32,
+    /// Copy an existing database beside itself before applying migrations.
+    pub backup_before_migrations: bool,
 }
 
 impl StoreOptions {
@@ -36,6 +38,7 @@ impl StoreOptions {
             migrate: true,
             single_connection: false,
             cache_kib: 4096,
+            backup_before_migrations: true,
         }
     }
 }
@@ -171,8 +174,15 @@ impl Store {
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
-            if opts.migrate {
+            if opts.migrate && opts.backup_before_migrations {
                 super::backup::before_migrations(&conn, &opts.path)?;
+            } else if opts.migrate && !migrations::pending_migrations(&conn)?.is_empty() {
+                tracing::warn!(
+                    "migrating without a copy of the database first \
+                     (database.backup_before_migrations = false)"
+                );
+            }
+            if opts.migrate {
                 migrations::apply(&conn)?;
             }
             // Keep this connection open as long as the store: closing the

@@ -527,3 +527,77 @@ fn sigterm_lets_the_delivery_in_progress_finish_then_exits_0() {
     assert_eq!(state, "sent", "recorded as sent before exiting");
     assert!(answer.contains("STUB1"), "{answer}");
 }
+
+// ------------------------------------------------ the copy before migrating
+
+/// A database as the first release left it: only migration 0001 applied.
+fn first_release_db(path: &Path) {
+    let core = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations/0001_core.sql"),
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&core).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+         INSERT INTO schema_migrations VALUES (1, 'core', 0);",
+    )
+    .unwrap();
+}
+
+fn migrate_logged(db: &Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--db")
+        .arg(db)
+        .arg("migrate")
+        .env_remove("OXIDESK_CONFIG")
+        .env("OXIDESK_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn baks(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".bak"))
+        .collect()
+}
+
+#[test]
+fn the_copy_before_migrating_says_where_and_how_long_and_only_when_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    first_release_db(&db);
+    let log = migrate_logged(&db, &[]);
+    let copies = baks(dir.path());
+    assert_eq!(copies.len(), 1);
+    let line = log
+        .lines()
+        .find(|l| l.contains("saved a copy of the database before migrating"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(&copies[0].display().to_string()), "{line}");
+    assert!(line.contains(" s)") && line.contains("seconds="), "{line}");
+    // Nothing pending: no copy, and nothing said about one.
+    let log = migrate_logged(&db, &[]);
+    assert!(!log.contains("copy"), "{log}");
+    assert_eq!(baks(dir.path()).len(), 1);
+
+    // An operator who took a backup elsewhere may skip the copy.
+    let db2 = dir.path().join("old2.db");
+    first_release_db(&db2);
+    let log = migrate_logged(
+        &db2,
+        &[("OXIDESK_DATABASE_BACKUP_BEFORE_MIGRATIONS", "false")],
+    );
+    assert!(log.contains("migrating without a copy"), "{log}");
+    assert_eq!(baks(dir.path()).len(), 1, "no copy of old2.db");
+}
