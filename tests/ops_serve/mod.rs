@@ -601,3 +601,35 @@ fn the_copy_before_migrating_says_where_and_how_long_and_only_when_pending() {
     assert!(log.contains("migrating without a copy"), "{log}");
     assert_eq!(baks(dir.path()).len(), 1, "no copy of old2.db");
 }
+
+// ------------------------------------------------------------- README
+
+#[test]
+fn readme_lists_every_configuration_key_with_its_variable_and_default() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Configuration reference")
+        .expect("a configuration reference");
+    let table = &readme[start..];
+    for (key, var, default) in Config::default().keys() {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` ")))
+            .unwrap_or_else(|| panic!("README: no row for {key}"));
+        assert!(
+            row.contains(&format!("`{var}`")),
+            "README: {key} without {var}"
+        );
+        let shown = default.trim_matches('"');
+        let documented = if shown.is_empty() || shown == "[]" {
+            row.contains("empty")
+        } else {
+            row.contains(&format!("`{shown}`"))
+        };
+        assert!(
+            documented,
+            "README: {key} does not give its default {default}: {row}"
+        );
+    }
+}
