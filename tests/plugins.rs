@@ -4,8 +4,8 @@
 #![cfg_attr(not(feature = "plugin-webhook"), allow(dead_code, unused_imports))]
 
 mod plugins_support;
-#[path = "plugins_tags/mod.rs"]
-mod plugins_tags;
+#[path = "plugins_ui/mod.rs"]
+mod plugins_ui;
 #[path = "web_support/mod.rs"]
 mod web_support;
 

@@ -104,6 +104,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/", staff::routes())
         .mount("/admin", admin::routes())
         .mount("/admin", admin::plugins::routes())
+        .mount("/admin", admin::spam::routes())
         .mount("/api/v1", api::routes())
         .register(
             "/",

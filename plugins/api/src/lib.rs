@@ -114,7 +114,10 @@ pub struct TicketEvent {
     pub id: i64,
     /// `created`, `message_received`, `response_added`, `note_added`,
     /// `assigned`, `transferred`, `status_changed`, `priority_changed`,
-    /// `due_changed`, `merged`, `marked_spam`, `spam_released`, `overdue`.
+    /// `due_changed`, `merged`, `marked_spam`, `spam_released`, `overdue`,
+    /// `tags_changed` (details: `added`, `removed`), `mail_withdrawn`
+    /// (details: `mails`, the queued alerts and auto-response taken back
+    /// when the ticket was marked spam).
     pub kind: String,
     pub ticket_number: String,
     pub subject: String,
@@ -173,7 +176,8 @@ impl InboundMail {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum FilterDecision {
     Accept,
-    /// Accept and label the ticket.
+    /// Accept and label the ticket: the tags go on the ticket the message
+    /// is filed on (new or existing).
     Tag(Vec<String>),
     /// Accept into another department (by name).
     Reroute {

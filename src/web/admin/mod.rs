@@ -6,6 +6,7 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
 pub mod plugins;
+pub mod spam;
 
 use crate::model::{DepartmentId, StaffId};
 use crate::store::{staff, Store};

@@ -1,5 +1,7 @@
-//! Tags from inbound filters and from staff, and what marking a ticket as
-//! spam withdraws from the outbox. (A module of tests/plugins.rs.)
+//! Plugins as staff meet them: tags from inbound filters and from staff,
+//! what marking a ticket as spam withdraws from the outbox, the HTTP intake
+//! using the server's registry, and the ticket page with the billing API
+//! down. (A module of tests/plugins.rs.)
 
 use std::sync::Arc;
 
@@ -218,4 +220,88 @@ fn http_intake_filters_with_the_servers_registry() {
         let tags = store::tags::of_ticket(&d.store.conn().unwrap(), t.id).unwrap();
         assert_eq!(tags, vec!["Billing", "VIP مشتری"], "mail {i}");
     }
+}
+
+#[cfg(feature = "plugin-hosting")]
+#[test]
+fn ticket_page_renders_with_a_note_when_the_billing_api_is_down() {
+    let d = desk();
+    let cfg = super::config(&format!(
+        "[plugins.hosting]\nurl = \"http://127.0.0.1:{}/includes/api.php\"\n\
+         identifier = \"ident\"\nsecret = \"sekret\"\nrequest_timeout_secs = 2\n",
+        super::plugins_support::closed_port()
+    ));
+    let registry = Arc::new(Registry::from_config(&cfg, Some(d.store.clone())));
+    let rocket = oxidesk::web::build(d.store.clone(), cfg)
+        .unwrap()
+        .manage(registry);
+    let c = rocket::local::blocking::Client::tracked(rocket).unwrap();
+    let r = super::web_support::try_login(&c, "admin@desk.test", super::web_support::PW);
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+    let r = c.get(format!("/tickets/{}", d.ticket.0)).dispatch();
+    assert_eq!(r.status(), Status::Ok, "the page renders");
+    let html = body(r);
+    assert!(html.contains("Printer on fire"), "the ticket is there");
+    assert!(html.contains("Hosting account"), "the panel is there");
+    assert!(
+        html.contains("Billing details are unavailable right now"),
+        "with a note"
+    );
+}
+
+#[test]
+fn admins_find_held_spam_and_release_it_from_the_web() {
+    let d = desk();
+    let tid = d.ticket.0;
+    let alice = login(&d, "alice@desk.test");
+    let r = post_form(&alice, &format!("/tickets/{tid}/spam"), "");
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+    // Agents cannot see the list or release.
+    assert_ne!(alice.get("/admin/spam").dispatch().status(), Status::Ok);
+    let r = post_form(&alice, &format!("/admin/spam/{tid}/release"), "");
+    assert_ne!(r.status(), Status::SeeOther);
+    drop(r);
+    assert_eq!(
+        q::<i64>(&d, &format!("SELECT is_spam FROM tickets WHERE id = {tid}")),
+        1
+    );
+
+    let admin = login(&d, "admin@desk.test");
+    let list = body(admin.get("/admin/spam").dispatch());
+    assert!(list.contains("Printer on fire"), "held ticket listed");
+    assert!(list.contains("Alice"), "who marked it");
+    let page = body(admin.get(format!("/tickets/{tid}")).dispatch());
+    assert!(
+        page.contains(&format!("/admin/spam/{tid}/release")),
+        "release on the ticket page"
+    );
+    let queue = body(admin.get("/queues/closed").dispatch());
+    let number: String = q(&d, &format!("SELECT number FROM tickets WHERE id = {tid}"));
+    assert!(!queue.contains(&number), "spam is hidden from queues");
+
+    let r = post_form(&admin, &format!("/admin/spam/{tid}/release"), "back=ticket");
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some(format!("/tickets/{tid}").as_str())
+    );
+    drop(r);
+    assert_eq!(
+        q::<i64>(&d, &format!("SELECT is_spam FROM tickets WHERE id = {tid}")),
+        0
+    );
+    assert_eq!(
+        q::<String>(&d, &format!("SELECT status FROM tickets WHERE id = {tid}")),
+        "open"
+    );
+    let released: i64 = q(
+        &d,
+        &format!("SELECT COUNT(*) FROM events WHERE ticket_id = {tid} AND kind = 'spam_released'"),
+    );
+    assert_eq!(released, 1, "recorded");
+    let queue = body(admin.get("/queues/open").dispatch());
+    assert!(queue.contains(&number), "back in the queue");
+    assert!(body(admin.get("/admin/spam").dispatch()).contains("No ticket is held as spam"));
 }
