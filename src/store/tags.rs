@@ -96,6 +96,17 @@ pub fn remove(conn: &Connection, ticket: TicketId, name: &str) -> StoreResult<Op
     Ok(Some(shown))
 }
 
+/// Give `into` every tag of `from` (merging tickets); returns how many
+/// were new to it. `from` keeps its own.
+pub fn copy(conn: &Connection, from: TicketId, into: TicketId, now: i64) -> StoreResult<usize> {
+    conn.execute(
+        "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag_id, created_at)
+         SELECT ?2, tag_id, ?3 FROM ticket_tags WHERE ticket_id = ?1",
+        params![from, into, now],
+    )
+    .ctx(|| format!("copying the tags of ticket id {from} to ticket id {into}"))
+}
+
 /// The ticket's tags, alphabetically (by key).
 pub fn of_ticket(conn: &Connection, ticket: TicketId) -> StoreResult<Vec<String>> {
     let what = || format!("listing the tags of ticket id {ticket}");

@@ -252,6 +252,7 @@ pub fn merge_in(
         now,
     )?;
     store::tickets::set_merged(tx, a.id, b.id, now)?;
+    store::tags::copy(tx, a.id, b.id, now)?;
     events::record(
         tx,
         actor,

@@ -122,6 +122,17 @@ fn filter_tags_land_on_the_ticket_and_show_and_filter_the_queue() {
         v["tags"],
         serde_json::json!(["urgent", "VIP مشتری", "فوری"])
     );
+
+    // Merged into another ticket, its tags go along.
+    oxidesk::tickets::merge(
+        &d.store,
+        &oxidesk::tickets::events::Actor::System,
+        ticket,
+        d.other,
+    )
+    .unwrap();
+    let tags = store::tags::of_ticket(&d.store.conn().unwrap(), d.other).unwrap();
+    assert_eq!(tags, vec!["urgent", "VIP مشتری", "فوری"]);
 }
 
 #[test]
