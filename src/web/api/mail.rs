@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::auth::{ApiKey, AuthError};
 use crate::config::Config;
-use crate::plugin::{Plugins, Registry};
+use crate::plugin::Registry;
 use crate::store::Store;
 use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeOutcome, IntakeSource};
 
@@ -50,14 +50,36 @@ impl IntakeRegistry {
     }
 }
 
+/// The registry for this request's filters (a guard that never fails).
+pub struct IntakePlugins(Option<Arc<Registry>>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for IntakePlugins {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        let rocket = req.rocket();
+        let running = rocket.state::<Arc<Registry>>().cloned();
+        let plugins = match (rocket.state::<IntakeRegistry>(), rocket.state::<Config>()) {
+            (Some(slot), Some(config)) => slot.get(running, config),
+            // Mounted without `web::build` (a bare test server): no slot
+            // to keep a registry in, so one per request as before.
+            (None, Some(config)) => running.or_else(|| {
+                (!config.plugins.is_empty()).then(|| Arc::new(Registry::from_config(config, None)))
+            }),
+            (_, None) => running,
+        };
+        rocket::request::Outcome::Success(IntakePlugins(plugins))
+    }
+}
+
 #[rocket::post("/mail", data = "<body>")]
 pub async fn receive(
     key: Result<ApiKey, AuthError>,
     body: Data<'_>,
     store: &State<Store>,
     config: &State<Config>,
-    plugins: Plugins,
-    intake_registry: &State<IntakeRegistry>,
+    plugins: IntakePlugins,
 ) -> ApiReply {
     match key {
         Ok(_) => {}
@@ -71,7 +93,7 @@ pub async fn receive(
     }
     let opts = IntakeOptions {
         max_message_bytes: config.mail.max_message_bytes,
-        plugins: intake_registry.get(plugins.0, config),
+        plugins: plugins.0,
     };
     let limit = opts.max_message_bytes;
     let raw = match body.open(limit.bytes()).into_bytes().await {
