@@ -316,3 +316,38 @@ fn admins_find_held_spam_and_release_it_from_the_web() {
     assert!(queue.contains(&number), "back in the queue");
     assert!(body(admin.get("/admin/spam").dispatch()).contains("No ticket is held as spam"));
 }
+
+#[cfg(feature = "plugin-webhook")]
+#[test]
+fn a_stopping_dispatcher_leaves_queued_jobs_for_the_next_start() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let server = super::Server::start(|_| (204, String::new()));
+    let d = desk();
+    let cfg = super::config(&format!(
+        "[plugins.webhook]\nurls = [\"{}\"]\nsecret = \"k\"\n",
+        server.url("/stop")
+    ));
+    let registry = Arc::new(Registry::from_config(&cfg, Some(d.store.clone())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let dispatcher =
+        oxidesk::plugin::Dispatcher::new(d.store.clone(), registry).with_stop(Arc::clone(&stop));
+    dispatcher.run_once(store::now()).unwrap();
+    super::open_ticket(&d.store, "ann@example.com");
+    stop.store(true, Ordering::SeqCst);
+    let tally = dispatcher.run_once(store::now()).unwrap();
+    assert!(
+        tally.queued >= 1,
+        "the event is still planned into the queue"
+    );
+    assert_eq!(tally.delivered, 0, "no job is started while stopping");
+    assert!(server.requests().is_empty());
+    let pending = store::plugins::list_jobs(
+        &d.store.conn().unwrap(),
+        Some("webhook"),
+        Some("pending"),
+        10,
+    )
+    .unwrap();
+    assert_eq!(pending.len(), tally.queued, "kept for the next start");
+}
