@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rocket::http::{ContentType, Status};
+use rocket::http::{ContentType, Method, Status};
 use rocket::{Request, Route, State};
 
 use crate::config::Config;
@@ -65,8 +65,9 @@ impl Series {
 }
 
 struct HttpMetrics {
-    /// (method, route path) → index into `series`.
-    index: HashMap<(String, String), usize>,
+    /// Route path → (method, index into `series`). Keyed by the path alone
+    /// so a lookup borrows the request's route and allocates nothing.
+    index: HashMap<String, Vec<(Method, usize)>>,
     series: Vec<Series>,
     /// Requests no route matched (404s, rejected by a fairing…).
     unmatched: Series,
@@ -75,26 +76,18 @@ struct HttpMetrics {
 static HTTP: OnceLock<HttpMetrics> = OnceLock::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
-fn route_key(route: &Route) -> (String, String) {
-    (
-        route.method.as_str().to_string(),
-        route.uri.path().to_string(),
-    )
-}
-
 /// Allocate a series per route (called once, when the server ignites; a
 /// second server in the same process, as in tests, shares the first one's).
 pub fn register_routes<'a>(routes: impl Iterator<Item = &'a Route>) {
     STARTED.get_or_init(Instant::now);
     HTTP.get_or_init(|| {
-        let mut index = HashMap::new();
+        let mut index: HashMap<String, Vec<(Method, usize)>> = HashMap::new();
         let mut series = Vec::new();
         for r in routes {
-            let key = route_key(r);
-            if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(key) {
-                let (method, route) = slot.key();
-                series.push(Series::new(method, route));
-                slot.insert(series.len() - 1);
+            let methods = index.entry(r.uri.path().to_string()).or_default();
+            if !methods.iter().any(|(m, _)| *m == r.method) {
+                series.push(Series::new(r.method.as_str(), r.uri.path()));
+                methods.push((r.method, series.len() - 1));
             }
         }
         HttpMetrics {
@@ -112,9 +105,11 @@ pub fn record_request(req: &Request<'_>, status: u16, elapsed: Duration) {
         .route()
         .and_then(|r| {
             http.index
-                .get(&(r.method.as_str().to_string(), r.uri.path().to_string()))
+                .get(r.uri.path())?
+                .iter()
+                .find(|(m, _)| *m == r.method)
+                .and_then(|&(_, i)| http.series.get(i))
         })
-        .and_then(|&i| http.series.get(i))
         .unwrap_or(&http.unmatched);
     let class = usize::from(status / 100).clamp(1, CLASSES) - 1;
     let secs = elapsed.as_secs_f64();
