@@ -7,6 +7,7 @@
 //! the pages still in the write-ahead log or tear a page mid-write.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,6 +162,14 @@ pub fn latest_version() -> u32 {
     migrations::all().last().map(|m| m.version).unwrap_or(0)
 }
 
+/// Whether `before_migrations` copies (`database.backup_before_migrations`;
+/// set by `Store::open` from its options: a process opens one database).
+static COPY_BEFORE_MIGRATIONS: AtomicBool = AtomicBool::new(true);
+
+pub fn set_copy_before_migrations(on: bool) {
+    COPY_BEFORE_MIGRATIONS.store(on, Ordering::Relaxed);
+}
+
 /// Before migrations change an existing, non-empty database, keep a copy of
 /// it beside the file as `NAME.pre-NNNN.bak` (NNNN = the first migration to
 /// be applied). Returns the copy's path, or None when nothing was pending or
@@ -178,6 +187,13 @@ pub fn before_migrations(conn: &Connection, db_path: &Path) -> StoreResult<Optio
     let Some(first) = pending.first() else {
         return Ok(None);
     };
+    if !COPY_BEFORE_MIGRATIONS.load(Ordering::Relaxed) {
+        tracing::warn!(
+            "migrating without a copy of the database first \
+             (database.backup_before_migrations = false)"
+        );
+        return Ok(None);
+    }
     let size = database_bytes(conn)?;
     let dir = match db_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

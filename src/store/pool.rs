@@ -144,6 +144,7 @@ impl Store {
     /// Open (creating if needed) the database file, switch it to WAL and
     /// apply pending migrations.
     pub fn open(opts: &StoreOptions) -> StoreResult<Store> {
+        super::backup::set_copy_before_migrations(opts.backup_before_migrations);
         if let Some(dir) = opts.path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -174,15 +175,8 @@ impl Store {
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
-            if opts.migrate && opts.backup_before_migrations {
-                super::backup::before_migrations(&conn, &opts.path)?;
-            } else if opts.migrate && !migrations::pending_migrations(&conn)?.is_empty() {
-                tracing::warn!(
-                    "migrating without a copy of the database first \
-                     (database.backup_before_migrations = false)"
-                );
-            }
             if opts.migrate {
+                super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
             // Keep this connection open as long as the store: closing the

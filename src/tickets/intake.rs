@@ -389,6 +389,12 @@ fn file(
                 };
             }
             let o = open_in(tx, &actor, new)?;
+            // Tags the filters put on the message go on the ticket it opens.
+            if let Some(v) = verdict.filter(|v| !v.tags.is_empty()) {
+                let change =
+                    super::tags::change_tags_in(tx, &Actor::System, o.ticket, &v.tags, &[])?;
+                tracing::info!(tags = ?change.added, "inbound filters tagged the ticket");
+            }
             if let Some(spam) = spam {
                 super::mark_spam_in(tx, &Actor::System, o.ticket)?;
                 store::spam::withdraw_queued_mail(tx, o.ticket)?;
@@ -406,13 +412,6 @@ fn file(
             (o.ticket, outcome)
         }
     };
-    // Tags a filter put on the message go on the ticket it was filed on.
-    if let Some(v) = verdict.filter(|v| !v.tags.is_empty()) {
-        let change = super::tags::change_tags_in(tx, &Actor::System, ticket, &v.tags, &[])?;
-        if !change.added.is_empty() {
-            tracing::info!(tags = ?change.added, "inbound filters tagged the ticket");
-        }
-    }
     store::raw_messages::mark_stored(tx, raw_id, ticket)?;
     Ok(outcome)
 }

@@ -176,8 +176,8 @@ impl InboundMail {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum FilterDecision {
     Accept,
-    /// Accept and label the ticket: the tags go on the ticket the message
-    /// is filed on (new or existing).
+    /// Accept and label the ticket: the tags go on the new ticket the
+    /// message opens (a reply filed on an existing ticket adds none).
     Tag(Vec<String>),
     /// Accept into another department (by name).
     Reroute {
