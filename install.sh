@@ -178,7 +178,9 @@ ExecStart=/usr/local/bin/oxidesk --config /etc/oxidesk/oxidesk.toml serve
 Restart=on-failure
 RestartSec=2s
 KillSignal=SIGTERM
-TimeoutStopSec=30s
+# On SIGTERM serve lets requests finish (up to 10 s) and the outbox worker
+# finish the delivery it is in (each SMTP step may take smtp.timeout_seconds).
+TimeoutStopSec=90s
 UMask=0027
 # Hardening: the service sees a read-only system, writes only its data dir.
 ProtectSystem=strict

@@ -50,6 +50,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// SQLite page cache per connection, in KiB.
     pub cache_kib: u32,
+    /// Copy the database beside itself before applying migrations.
+    pub backup_before_migrations: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +124,7 @@ impl Default for DatabaseConfig {
             busy_timeout_ms: 5000,
             max_connections: 4,
             cache_kib: 4096,
+            backup_before_migrations: true,
         }
     }
 }
@@ -215,6 +218,7 @@ impl Config {
         opts.busy_timeout = Duration::from_millis(self.database.busy_timeout_ms);
         opts.max_connections = self.database.max_connections;
         opts.cache_kib = self.database.cache_kib;
+        opts.backup_before_migrations = self.database.backup_before_migrations;
         opts
     }
 

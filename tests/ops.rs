@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+#[path = "ops_checks/mod.rs"]
+mod ops_checks;
+#[path = "ops_serve/mod.rs"]
+mod ops_serve;
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_oxidesk"))
 }

@@ -4,6 +4,10 @@
 #![cfg_attr(not(feature = "plugin-webhook"), allow(dead_code, unused_imports))]
 
 mod plugins_support;
+#[path = "plugins_ui/mod.rs"]
+mod plugins_ui;
+#[path = "web_support/mod.rs"]
+mod web_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

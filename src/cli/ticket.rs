@@ -180,6 +180,8 @@ struct TicketView {
     is_overdue: bool,
     resolved_at: Option<i64>,
     sla: SlaView,
+    /// Tags on the ticket, alphabetically.
+    tags: Vec<String>,
     entries: Vec<EntryView>,
     /// Custom fields filled in on the portal's form.
     fields: Vec<serde_json::Value>,
@@ -259,6 +261,7 @@ fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
         Some(id) => store::tickets::number_of(conn, id)?,
         None => None,
     };
+    let tags = store::tags::of_ticket(conn, t.id)?;
     let mut attachments = store::attachments::list_for_ticket(conn, t.id)?
         .into_iter()
         .peekable();
@@ -314,6 +317,7 @@ fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
         source: t.source,
         is_spam: t.is_spam,
         merged_into,
+        tags,
         customer: CustomerView {
             name: customer.name,
             email: customer.emails.first().cloned(),
@@ -368,6 +372,9 @@ fn print_human(out: &mut String, v: &TicketView) {
     }
     if let Some(m) = &v.merged_into {
         let _ = writeln!(out, "Merged into #{m}");
+    }
+    if !v.tags.is_empty() {
+        let _ = writeln!(out, "Tags: {}", v.tags.join(", "));
     }
     let _ = writeln!(
         out,

@@ -41,6 +41,9 @@ pub struct Tally {
 pub struct Dispatcher {
     store: Store,
     registry: Arc<Registry>,
+    /// Set when the server shuts down: the job being run finishes, the
+    /// rest wait in the queue for the next start.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// Delay before try number `attempts + 1`, after `attempts` failures.
@@ -54,7 +57,21 @@ pub fn backoff(retry_secs: i64, attempts: i64) -> i64 {
 
 impl Dispatcher {
     pub fn new(store: Store, registry: Arc<Registry>) -> Dispatcher {
-        Dispatcher { store, registry }
+        Dispatcher {
+            store,
+            registry,
+            stop: None,
+        }
+    }
+
+    /// Stop taking queued jobs once `flag` is set.
+    pub fn with_stop(mut self, flag: Arc<AtomicBool>) -> Dispatcher {
+        self.stop = Some(flag);
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
     /// Hand new events to every running plugin, then run the jobs due at
@@ -111,6 +128,9 @@ impl Dispatcher {
         let names: Vec<&str> = loaded.iter().map(Loaded::name).collect();
         let conn = self.store.conn()?;
         for job in sp::due_jobs(&conn, &names, now, JOB_BATCH)? {
+            if self.stopping() {
+                break;
+            }
             let Some(l) = loaded.iter().find(|l| l.name() == job.plugin) else {
                 continue;
             };
@@ -207,7 +227,7 @@ pub fn spawn(store: Store, registry: Arc<Registry>) -> std::io::Result<Dispatche
     let thread = std::thread::Builder::new()
         .name("plugin-dispatcher".into())
         .spawn(move || {
-            let dispatcher = Dispatcher::new(store, registry);
+            let dispatcher = Dispatcher::new(store, registry).with_stop(Arc::clone(&flag));
             let mut last_prune = 0;
             while !flag.load(Ordering::SeqCst) {
                 let now = store::now();

@@ -7,6 +7,7 @@
 //! the pages still in the write-ahead log or tear a page mid-write.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,11 +162,23 @@ pub fn latest_version() -> u32 {
     migrations::all().last().map(|m| m.version).unwrap_or(0)
 }
 
+/// Whether `before_migrations` copies (`database.backup_before_migrations`;
+/// set by `Store::open` from its options: a process opens one database).
+static COPY_BEFORE_MIGRATIONS: AtomicBool = AtomicBool::new(true);
+
+pub fn set_copy_before_migrations(on: bool) {
+    COPY_BEFORE_MIGRATIONS.store(on, Ordering::Relaxed);
+}
+
 /// Before migrations change an existing, non-empty database, keep a copy of
 /// it beside the file as `NAME.pre-NNNN.bak` (NNNN = the first migration to
 /// be applied). Returns the copy's path, or None when nothing was pending or
-/// the database is new. An earlier copy under the same name is kept; the new
-/// one then gets a timestamp in its name.
+/// the database is new: the copy is the safety net of an upgrade, so it is
+/// taken whenever migrations are pending, and never otherwise. An earlier
+/// copy under the same name is kept; the new one then gets a timestamp in
+/// its name. When the disk beside the database has not room for the copy
+/// (and the migrations after it), nothing is written and the error says
+/// how much is needed.
 pub fn before_migrations(conn: &Connection, db_path: &Path) -> StoreResult<Option<PathBuf>> {
     if migrations::schema_version(conn)? == 0 {
         return Ok(None);
@@ -174,14 +187,98 @@ pub fn before_migrations(conn: &Connection, db_path: &Path) -> StoreResult<Optio
     let Some(first) = pending.first() else {
         return Ok(None);
     };
+    if !COPY_BEFORE_MIGRATIONS.load(Ordering::Relaxed) {
+        tracing::warn!(
+            "migrating without a copy of the database first \
+             (database.backup_before_migrations = false)"
+        );
+        return Ok(None);
+    }
+    let size = database_bytes(conn)?;
+    let dir = match db_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let Some(free) = free_bytes(&dir) {
+        check_space(size, free, &dir)?;
+    }
+    tracing::info!(
+        database = %db_path.display(),
+        bytes = size,
+        "migrations are pending: copying the database first"
+    );
+    let started = Instant::now();
     let info = copy_before(conn, db_path, first.version)?;
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         backup = %info.path.display(),
+        bytes = info.bytes,
+        seconds = format_args!("{seconds:.1}"),
         from_version = info.schema_version,
         to_version = pending.last().map(|m| m.version).unwrap_or(0),
-        "saved a copy of the database before migrating"
+        "saved a copy of the database before migrating to {} ({}, {seconds:.1} s)",
+        info.path.display(),
+        human_bytes(info.bytes),
     );
     Ok(Some(info.path))
+}
+
+/// The size of the copy to be made: every page of the database.
+fn database_bytes(conn: &Connection) -> StoreResult<u64> {
+    let (pages, page_size): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count()),
+                    (SELECT page_size FROM pragma_page_size())",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| StoreError::wrap("measuring the database", e))?;
+    Ok((pages.max(0) as u64).saturating_mul(page_size.max(0) as u64))
+}
+
+/// Bytes an unprivileged process may still write on the file system of
+/// `dir`; None when that cannot be told (the copy is then attempted, and a
+/// full disk fails it cleanly: it is written beside and renamed at the end).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Room needed besides the copy itself: the migrations write too (new
+/// tables and indexes, the write-ahead log), so a tenth of the database on
+/// top, and never less than 32 MiB.
+fn headroom(size: u64) -> u64 {
+    (size / 10).max(32 * 1024 * 1024)
+}
+
+/// Refuse to start a copy that cannot fit.
+fn check_space(size: u64, free: u64, dir: &Path) -> StoreResult<()> {
+    let needed = size.saturating_add(headroom(size));
+    if free >= needed {
+        return Ok(());
+    }
+    Err(StoreError::Invalid(format!(
+        "not enough free disk space to keep a copy of the database before migrating it: \
+         the copy needs {} and the migrations some room after it ({} in all), but only {} \
+         is free in {}. Free some space there and start again; the database was not changed \
+         (to upgrade without the copy, take a backup elsewhere first and set \
+         database.backup_before_migrations = false)",
+        human_bytes(size),
+        human_bytes(needed),
+        human_bytes(free),
+        dir.display()
+    )))
+}
+
+/// "6.2 GB", "512.0 MB", "40 KB".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, f64); 3] = [("GB", 1e9), ("MB", 1e6), ("KB", 1e3)];
+    for (unit, size) in UNITS {
+        if n as f64 >= size {
+            return format!("{:.1} {unit}", n as f64 / size);
+        }
+    }
+    format!("{n} bytes")
 }
 
 fn copy_before(conn: &Connection, db_path: &Path, first_pending: u32) -> StoreResult<BackupInfo> {
@@ -315,6 +412,28 @@ mod tests {
         assert_eq!(read(&second.path), "second");
         // Nothing pending on a current database: no copy.
         assert!(before_migrations(&conn, &db).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_copy_that_cannot_fit_is_refused_with_the_figures() {
+        let dir = Path::new("/var/lib/oxidesk");
+        let gb = 1_000_000_000;
+        assert!(check_space(6 * gb, 7 * gb, dir).is_ok());
+        let err = check_space(6 * gb, 6 * gb, dir).unwrap_err().to_string();
+        assert!(err.contains("not enough free disk space"), "{err}");
+        assert!(err.contains("6.0 GB is free in /var/lib/oxidesk"), "{err}");
+        assert!(err.contains("6.6 GB in all"), "{err}");
+        assert!(err.contains("database was not changed"), "{err}");
+        // Small databases still need some room for the migrations.
+        assert!(check_space(1000, 10 * 1024 * 1024, dir).is_err());
+        assert_eq!(human_bytes(40_000), "40.0 KB");
+        assert_eq!(human_bytes(12), "12 bytes");
+    }
+
+    #[test]
+    fn free_space_is_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
     }
 
     #[test]

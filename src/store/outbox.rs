@@ -301,3 +301,45 @@ pub fn prune_sent(conn: &Connection, before: i64) -> StoreResult<usize> {
     )
     .ctx(|| "pruning sent mail from the outbox".into())
 }
+
+/// A queued message taken out of the outbox before it went out.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawnMail {
+    pub id: i64,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+}
+
+/// Take the alerts and auto-responses still queued (not yet being sent)
+/// for a ticket out of the outbox, and return what was taken. A message a
+/// worker is already delivering (`sending`) cannot be called back and
+/// stays; replies written by staff stay too.
+pub fn withdraw_notifications(
+    conn: &Connection,
+    ticket: TicketId,
+) -> StoreResult<Vec<WithdrawnMail>> {
+    let what = || format!("withdrawing the mail queued for ticket id {ticket}");
+    let mut stmt = conn
+        .prepare_cached(
+            "DELETE FROM outbox
+             WHERE ticket_id = ?1 AND state = 'queued'
+               AND (kind = 'auto_response' OR kind LIKE 'alert\\_%' ESCAPE '\\')
+             RETURNING id, kind, recipients, subject",
+        )
+        .ctx(what)?;
+    let rows = stmt
+        .query_map([ticket], |r| {
+            let recipients: String = r.get(2)?;
+            Ok(WithdrawnMail {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                recipients: split_recipients(&recipients),
+                subject: r.get(3)?,
+            })
+        })
+        .ctx(what)?;
+    let mut out: Vec<WithdrawnMail> = rows.collect::<Result<_, _>>().ctx(what)?;
+    out.sort_by_key(|m| m.id);
+    Ok(out)
+}

@@ -25,6 +25,8 @@ pub struct StoreOptions {
     pub single_connection: bool,
     /// SQLite page cache per connection, in KiB.
     pub cache_kib: u32,
+    /// Copy an existing database beside itself before applying migrations.
+    pub backup_before_migrations: bool,
 }
 
 impl StoreOptions {
@@ -36,6 +38,7 @@ impl StoreOptions {
             migrate: true,
             single_connection: false,
             cache_kib: 4096,
+            backup_before_migrations: true,
         }
     }
 }
@@ -141,6 +144,7 @@ impl Store {
     /// Open (creating if needed) the database file, switch it to WAL and
     /// apply pending migrations.
     pub fn open(opts: &StoreOptions) -> StoreResult<Store> {
+        super::backup::set_copy_before_migrations(opts.backup_before_migrations);
         if let Some(dir) = opts.path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| {

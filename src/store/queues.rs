@@ -123,6 +123,8 @@ pub struct Filters {
     /// `Some(None)` is "unassigned".
     pub assignee: Option<Option<StaffId>>,
     pub source: Option<Source>,
+    /// Only tickets carrying this tag (matched without regard to case).
+    pub tag: Option<String>,
 }
 
 impl Filters {
@@ -132,6 +134,7 @@ impl Filters {
             && self.priority.is_none()
             && self.assignee.is_none()
             && self.source.is_none()
+            && self.tag.is_none()
     }
 }
 
@@ -291,6 +294,14 @@ pub fn page_sql(
         push(
             "t.source = #".into(),
             Some(Value::Text(src.as_str().into())),
+        );
+    }
+    if let Some(tag) = &filters.tag {
+        push(
+            "t.id IN (SELECT tt.ticket_id FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id
+                      WHERE g.name_key = #)"
+                .into(),
+            Some(Value::Text(super::tags::key(tag.trim()))),
         );
     }
     let dir = if sort.descending { "DESC" } else { "ASC" };

@@ -255,6 +255,7 @@ pub fn merge_in(
         now,
     )?;
     store::tickets::set_merged(tx, a.id, b.id, now)?;
+    store::tags::copy(tx, a.id, b.id, now)?;
     events::record(
         tx,
         actor,
@@ -278,5 +279,23 @@ pub fn mark_spam_in(tx: &Connection, actor: &Actor, ticket: TicketId) -> Result<
     }
     store::tickets::mark_spam(tx, t.id, store::now())?;
     events::record(tx, actor, &TicketEvent::MarkedSpam { ticket: t.id })?;
+    // Alerts and the auto-response still waiting in the outbox would page
+    // staff about spam and confirm the address to the spammer.
+    let mails = store::outbox::withdraw_notifications(tx, t.id)?;
+    if !mails.is_empty() {
+        tracing::info!(
+            ticket = %t.number,
+            withdrawn = mails.len(),
+            "withdrew queued mail of a ticket marked spam"
+        );
+        events::record(
+            tx,
+            actor,
+            &TicketEvent::MailWithdrawn {
+                ticket: t.id,
+                mails,
+            },
+        )?;
+    }
     Ok(())
 }

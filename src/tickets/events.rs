@@ -117,6 +117,19 @@ pub enum TicketEvent {
         from: Option<crate::model::HelpTopicId>,
         to: Option<crate::model::HelpTopicId>,
     },
+    /// Tags were put on or taken off the ticket (by staff or a filter).
+    TagsChanged {
+        ticket: TicketId,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// Mail still queued for the ticket was taken out of the outbox before
+    /// it went out (marking a ticket as spam withdraws its alerts and
+    /// auto-response). `mails` lists what was withdrawn.
+    MailWithdrawn {
+        ticket: TicketId,
+        mails: Vec<store::outbox::WithdrawnMail>,
+    },
 }
 
 impl TicketEvent {
@@ -137,7 +150,9 @@ impl TicketEvent {
             | TicketEvent::Merged { ticket, .. }
             | TicketEvent::MarkedSpam { ticket }
             | TicketEvent::SpamReleased { ticket }
-            | TicketEvent::Overdue { ticket } => ticket,
+            | TicketEvent::Overdue { ticket }
+            | TicketEvent::TagsChanged { ticket, .. }
+            | TicketEvent::MailWithdrawn { ticket, .. } => ticket,
         }
     }
 
@@ -160,6 +175,8 @@ impl TicketEvent {
             TicketEvent::SpamReleased { .. } => "spam_released",
             TicketEvent::Overdue { .. } => "overdue",
             TicketEvent::HelpTopicChanged { .. } => "help_topic_changed",
+            TicketEvent::TagsChanged { .. } => "tags_changed",
+            TicketEvent::MailWithdrawn { .. } => "mail_withdrawn",
         }
     }
 }

@@ -387,11 +387,14 @@ fn file(
                     Some(d) => store::plugins::department_by_name(tx, d)?,
                     None => None,
                 };
-                if !v.tags.is_empty() {
-                    tracing::info!(tags = ?v.tags, "inbound filters tagged the message");
-                }
             }
             let o = open_in(tx, &actor, new)?;
+            // Tags the filters put on the message go on the ticket it opens.
+            if let Some(v) = verdict.filter(|v| !v.tags.is_empty()) {
+                let change =
+                    super::tags::change_tags_in(tx, &Actor::System, o.ticket, &v.tags, &[])?;
+                tracing::info!(tags = ?change.added, "inbound filters tagged the ticket");
+            }
             if let Some(spam) = spam {
                 super::mark_spam_in(tx, &Actor::System, o.ticket)?;
                 store::spam::withdraw_queued_mail(tx, o.ticket)?;

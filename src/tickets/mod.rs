@@ -61,3 +61,4 @@ mod topic;
 pub use topic::{set_help_topic, set_help_topic_in};
 mod team;
 pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
+pub mod tags;

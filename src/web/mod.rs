@@ -15,7 +15,9 @@ pub mod csrf;
 pub mod health;
 pub mod i18n;
 pub mod portal;
+pub mod metrics;
 pub mod render;
+pub mod request_id;
 pub mod staff;
 pub mod templates;
 
@@ -86,9 +88,12 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .manage(store)
         .manage(config)
         .manage(templates)
+        .manage(api::mail::IntakeRegistry::default())
         .attach(csrf::CsrfFairing)
         .attach(portal::account::SignInFirst)
         .attach(SecurityHeaders)
+        .attach(request_id::RequestLog)
+        .mount("/", rocket::routes![metrics::metrics])
         .mount(
             "/",
             rocket::routes![
@@ -108,6 +113,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/admin", admin::roles::routes())
         .mount("/admin", admin::teams::routes())
         .mount("/admin", admin::fields::routes())
+        .mount("/admin", admin::spam::routes())
         .mount("/api/v1", api::routes())
         .mount("/portal", portal::routes())
         .mount("/portal", portal::access::routes())

@@ -115,7 +115,10 @@ pub struct TicketEvent {
     /// `created`, `message_received`, `response_added`, `note_added`,
     /// `assigned`, `transferred`, `status_changed`, `priority_changed`,
     /// `due_changed`, `merged`, `marked_spam`, `spam_released`, `overdue`,
-    /// `help_topic_changed`.
+    /// `help_topic_changed`,
+    /// `tags_changed` (details: `added`, `removed`), `mail_withdrawn`
+    /// (details: `mails`, the queued alerts and auto-response taken back
+    /// when the ticket was marked spam).
     pub kind: String,
     pub ticket_number: String,
     pub subject: String,
@@ -174,7 +177,8 @@ impl InboundMail {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum FilterDecision {
     Accept,
-    /// Accept and label the ticket.
+    /// Accept and label the ticket: the tags go on the new ticket the
+    /// message opens (a reply filed on an existing ticket adds none).
     Tag(Vec<String>),
     /// Accept into another department (by name).
     Reroute {

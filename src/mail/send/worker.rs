@@ -11,6 +11,7 @@
 //! and our own intake treat as the same message. A crash before acceptance
 //! loses nothing: the lease expires and the message is sent then.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,6 +21,12 @@ use serde::Serialize;
 use super::transport::{DeliveryError, Transport};
 use crate::config::Config;
 use crate::store::{self, Store, StoreResult};
+
+/// Deliveries by this process's workers since it started, by result (for
+/// `/metrics`).
+pub static OUTBOX_SENT: AtomicU64 = AtomicU64::new(0);
+pub static OUTBOX_RETRIED: AtomicU64 = AtomicU64::new(0);
+pub static OUTBOX_FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -96,11 +103,13 @@ pub fn run_due(
                 }
                 tracing::info!(id = mail.id, to = %mail.recipients.join(", "), %answer, "mail sent");
                 summary.sent += 1;
+                OUTBOX_SENT.fetch_add(1, Ordering::Relaxed);
             }
             Err(DeliveryError::Permanent(answer)) => {
                 record(|| store::outbox::mark_failed(&conn, mail.id, &mail.claim, &answer))?;
                 tracing::warn!(id = mail.id, to = %mail.recipients.join(", "), %answer, "mail refused for good");
                 summary.failed += 1;
+                OUTBOX_FAILED.fetch_add(1, Ordering::Relaxed);
             }
             Err(DeliveryError::Temporary(answer)) => {
                 let now = store::now();
@@ -113,12 +122,14 @@ pub fn run_due(
                     record(|| store::outbox::mark_failed(&conn, mail.id, &mail.claim, &why))?;
                     tracing::warn!(id = mail.id, %why, "mail given up");
                     summary.failed += 1;
+                    OUTBOX_FAILED.fetch_add(1, Ordering::Relaxed);
                 } else {
                     record(|| {
                         store::outbox::reschedule(&conn, mail.id, &mail.claim, next, &answer)
                     })?;
                     tracing::info!(id = mail.id, %answer, retry_in = next - now, "mail delivery failed; will retry");
                     summary.retrying += 1;
+                    OUTBOX_RETRIED.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

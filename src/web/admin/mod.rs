@@ -14,6 +14,7 @@ pub mod sla;
 pub mod sla_departments;
 pub mod staff_accounts;
 pub mod teams;
+pub mod spam;
 
 use crate::model::{DepartmentId, StaffId};
 use crate::store::{staff, Store};

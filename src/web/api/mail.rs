@@ -11,6 +11,7 @@
 //!   pipe's exit 75 asks an MTA to).
 
 use std::io::Cursor;
+use std::sync::{Arc, OnceLock};
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{ContentType, Header, Status};
@@ -20,11 +21,57 @@ use serde_json::json;
 
 use super::auth::{ApiKey, AuthError};
 use crate::config::Config;
+use crate::plugin::Registry;
 use crate::store::Store;
 use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeOutcome, IntakeSource};
 
 /// Seconds an MTA should wait before retrying after a 503.
 const RETRY_AFTER_SECS: u32 = 30;
+
+/// The plugin registry the HTTP intake filters mail with, settled once per
+/// server on the first request: the registry `serve` runs (shared with the
+/// ticket-page panels and the event dispatcher), or, in a server built
+/// without one (tests, tools), one built from the configuration. Building a
+/// registry per request would construct every plugin (HTTP clients,
+/// compiled rules) for each message.
+#[derive(Default)]
+pub struct IntakeRegistry(OnceLock<Option<Arc<Registry>>>);
+
+impl IntakeRegistry {
+    fn get(&self, running: Option<Arc<Registry>>, config: &Config) -> Option<Arc<Registry>> {
+        self.0
+            .get_or_init(|| {
+                running.or_else(|| {
+                    (!config.plugins.is_empty())
+                        .then(|| Arc::new(Registry::from_config(config, None)))
+                })
+            })
+            .clone()
+    }
+}
+
+/// The registry for this request's filters (a guard that never fails).
+pub struct IntakePlugins(Option<Arc<Registry>>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for IntakePlugins {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        let rocket = req.rocket();
+        let running = rocket.state::<Arc<Registry>>().cloned();
+        let plugins = match (rocket.state::<IntakeRegistry>(), rocket.state::<Config>()) {
+            (Some(slot), Some(config)) => slot.get(running, config),
+            // Mounted without `web::build` (a bare test server): no slot
+            // to keep a registry in, so one per request as before.
+            (None, Some(config)) => running.or_else(|| {
+                (!config.plugins.is_empty()).then(|| Arc::new(Registry::from_config(config, None)))
+            }),
+            (_, None) => running,
+        };
+        rocket::request::Outcome::Success(IntakePlugins(plugins))
+    }
+}
 
 #[rocket::post("/mail", data = "<body>")]
 pub async fn receive(
@@ -32,6 +79,7 @@ pub async fn receive(
     body: Data<'_>,
     store: &State<Store>,
     config: &State<Config>,
+    plugins: IntakePlugins,
 ) -> ApiReply {
     match key {
         Ok(_) => {}
@@ -43,7 +91,10 @@ pub async fn receive(
             )
         }
     }
-    let opts = IntakeOptions::from_config(config);
+    let opts = IntakeOptions {
+        max_message_bytes: config.mail.max_message_bytes,
+        plugins: plugins.0,
+    };
     let limit = opts.max_message_bytes;
     let raw = match body.open(limit.bytes()).into_bytes().await {
         Ok(raw) if raw.is_complete() => raw.into_inner(),

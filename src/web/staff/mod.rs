@@ -9,6 +9,7 @@ pub mod canned;
 pub mod login;
 pub mod queues;
 pub mod sla_box;
+pub mod tags;
 pub mod ticket;
 
 use rocket::response::content::RawHtml;
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(bulk::routes());
     r.extend(canned::routes());
     r.extend(sla_box::routes());
+    r.extend(tags::routes());
     r
 }
 

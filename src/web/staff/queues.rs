@@ -35,6 +35,7 @@ pub struct QueueParams {
     /// A staff id, or "none" for unassigned.
     assignee: Option<String>,
     source: Option<String>,
+    tag: Option<String>,
     sort: Option<String>,
     dir: Option<String>,
     page: Option<i64>,
@@ -52,6 +53,12 @@ impl QueueParams {
                 None => None,
             },
             source: self.source.as_deref().and_then(Source::parse),
+            tag: self
+                .tag
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
         }
     }
 
@@ -88,6 +95,7 @@ impl QueueParams {
         add("priority", self.priority.map(|d| d.to_string()));
         add("assignee", self.assignee.clone());
         add("source", self.source.clone());
+        add("tag", self.tag.clone());
         add("sort", self.sort.clone());
         add("dir", self.dir.clone());
         parts.join("&")
@@ -133,6 +141,7 @@ async fn show(
     .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    let tags_in_use = db(store, |c| crate::store::tags::in_use(c, 200)).await?;
     let mut ctx = page(store, &me, queue.name()).await?;
     if let Queue::Department(d) = queue {
         ctx.insert("active_department", &d);
@@ -155,6 +164,7 @@ async fn show(
     ctx.insert("departments", &departments);
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &Status::ALL);
+    ctx.insert("tags_in_use", &tags_in_use);
     render(templates, "staff/queue.html", &ctx)
 }
 

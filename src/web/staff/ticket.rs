@@ -173,7 +173,18 @@ async fn show(
         }
         _ => Vec::new(),
     };
+    let tags: Vec<serde_json::Value> = db(store, move |c| crate::store::tags::of_ticket(c, tid))
+        .await?
+        .into_iter()
+        .map(|name| {
+            let q =
+                percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            serde_json::json!({ "name": name, "q": q })
+        })
+        .collect();
     let mut ctx = page(store, &me, "ticket").await?;
+    ctx.insert("tags", &tags);
     ctx.insert("plugin_panels", &plugin_panels);
     ctx.insert("t", &head);
     ctx.insert("entries", &entries);
