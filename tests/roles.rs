@@ -399,6 +399,14 @@ fn pages_hide_what_the_role_forbids() {
     let alice = login(&d, "alice@desk.test");
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     assert!(page.contains("data-view-only"), "{page}");
+    // Nor may a reader announce "is replying".
+    let r = alice
+        .post(format!("/tickets/{t}/lock"))
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf(&alice)))
+        .dispatch();
+    assert_eq!(r.status(), Status::Forbidden);
+    drop(r);
+    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM ticket_locks"), 0);
     for action in [
         "reply", "note", "assign", "transfer", "status", "priority", "due", "subject", "merge",
         "spam",
@@ -424,6 +432,12 @@ fn pages_hide_what_the_role_forbids() {
         );
     }
     assert!(!page.contains("data-view-only"));
+    let r = alice
+        .post(format!("/tickets/{t}/lock"))
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf(&alice)))
+        .dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    drop(r);
     let queue = body(alice.get("/queues/open").dispatch());
     assert!(!queue.contains("value=\"delete\""));
     let admin = login(&d, "admin@desk.test");

@@ -266,7 +266,11 @@ async fn lock(
     me: StaffSession,
     id: i64,
 ) -> Result<Json<TicketState>, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    // Only someone who may write to the thread announces "is replying".
+    let (head, perms) = access(store, &me, id).await?;
+    if !perms.has(Permission::Reply) {
+        require(&me, perms, Permission::Note)?;
+    }
     let (tid, sid) = (head.row.id, me.staff_id);
     let (holder, last_entry) = db(store, move |c| {
         Ok((
