@@ -59,6 +59,33 @@ fn team_tickets_are_visible_to_the_team_only() {
         ),
         1
     );
+    // A customer message on the unassigned team ticket alerts the team,
+    // not the whole department.
+    oxidesk::tickets::append_message(
+        &d.store,
+        &oxidesk::tickets::events::Actor::System,
+        t,
+        oxidesk::tickets::NewMessage {
+            author_name: "Kamran Customer".into(),
+            body: oxidesk::tickets::Body::text("Any news?"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        q::<i64>(
+            &d,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'alert_new_message' AND recipients LIKE '%bob@desk.test%'"
+        ),
+        1
+    );
+    assert_eq!(
+        q::<i64>(
+            &d,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'alert_new_message' AND recipients LIKE '%alice@desk.test%'"
+        ),
+        0
+    );
     // Bob now sees it, in the team queue too, and may work it with the
     // default role.
     let page = body(bob.get(format!("/tickets/{t}")).dispatch());
