@@ -200,6 +200,12 @@ fn editing_disabling_and_resetting_staff() {
     assert_eq!(v["after"]["name"], "Alice A");
     let page = body(admin.get(format!("/admin/staff/{}", d.alice)).dispatch());
     assert!(page.contains("This account is disabled"));
+    // Her Support membership shows its role, Sales shows none.
+    assert!(
+        page.contains("<option value=\"2\" selected>Expanded access</option>"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("name=\"roles[{}]\"", d.sales)));
     // Enabled again, and away.
     let r = post_form(
         &admin,
