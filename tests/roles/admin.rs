@@ -415,3 +415,25 @@ fn roles_and_teams_are_managed_with_audit_events() {
     );
     assert_eq!(actor, "Ada Admin");
 }
+
+#[test]
+fn staff_list_on_the_command_line_shows_each_role() {
+    let d = desk();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxidesk"))
+        .args(["staff", "list"])
+        .env("OXIDESK_DB", d._dir.path().join("desk.db"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let alice = text
+        .lines()
+        .find(|l| l.contains("alice@desk.test"))
+        .unwrap();
+    assert!(alice.contains("Support (Expanded access)"), "{alice}");
+    let admin = text
+        .lines()
+        .find(|l| l.contains("admin@desk.test"))
+        .unwrap();
+    assert!(admin.ends_with("departments: none"), "{admin}");
+}
