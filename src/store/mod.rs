@@ -34,6 +34,7 @@ pub fn now() -> i64 {
 
 pub mod api_keys;
 pub mod attachments;
+pub mod audit;
 pub mod bans;
 pub mod canned;
 pub mod customers;
