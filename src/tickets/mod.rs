@@ -54,4 +54,7 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
     }
     Ok(t)
 }
+pub mod permissions;
 pub mod removal;
+mod team;
+pub use team::{assign_team, assign_team_in};

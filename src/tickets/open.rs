@@ -176,6 +176,15 @@ pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened,
         }
     }
 
+    if let Some(team) = new.team {
+        if !store::teams::is_active(tx, team)? {
+            return Err(TicketError::invalid(
+                "team",
+                format!("team {team} does not exist or is disabled"),
+            ));
+        }
+    }
+
     let now = store::now();
     let customer = match actor {
         Actor::Customer { id, .. } => *id,
@@ -198,6 +207,9 @@ pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened,
             last_message_at: Some(now),
         },
     )?;
+    if new.team.is_some() {
+        store::teams::set_ticket_team(tx, ticket, new.team, now)?;
+    }
     let body = new.body.prepare(from_mail);
     let entry = insert_message(
         tx,
