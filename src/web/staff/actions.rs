@@ -247,9 +247,30 @@ async fn status(
     form: Form<StatusForm<'_>>,
 ) -> Result<Redirect, WebError> {
     let head = scoped(store, me.scope(), id).await?;
+    let (tid, actor) = (head.row.id, me.actor());
+    // A custom status (admin/statuses) by id, or one of the five states.
+    if let Ok(label) = form.status.trim().parse::<i64>() {
+        let scope = me.scope();
+        let allowed = db(store, move |c| {
+            use crate::tickets::permissions::{on_ticket, Permission};
+            let Some(target) = crate::store::statuses::get(c, label)? else {
+                return Ok(true); // the domain refuses an unknown status
+            };
+            let perms = on_ticket(c, scope, tid)?.unwrap_or_default();
+            Ok(perms.has(Permission::for_status(target.state)))
+        })
+        .await?;
+        if !allowed {
+            return Err(WebError::Forbidden);
+        }
+        domain(store, move |s| {
+            tickets::set_status_label(s, &actor, tid, label)
+        })
+        .await?;
+        return Ok(back(tid));
+    }
     let to = TicketStatus::parse(form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
-    let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::set_status(s, &actor, tid, to)).await?;
     Ok(back(tid))
 }
