@@ -36,7 +36,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A CSS hex colour (#rgb, #rrggbb), or empty.
     Color,
-    /// Comma-separated file extensions and MIME types, or empty.
+    /// File extensions and MIME types separated by commas or spaces, or
+    /// empty (stored comma-separated, lower case, without leading dots).
     FileTypes,
     /// A blob id set by uploading (not typed).
     Blob,
@@ -80,7 +81,7 @@ pub const KEYS: &[Key] = &[
     key("tickets.number_format", Kind::NumberFormat, "######"),
     key("tickets.default_department_id", Kind::Department, "1"),
     key("tickets.default_priority_id", Kind::Priority, "2"),
-    key("tickets.default_sla_plan_id", Kind::SlaPlan, ""),
+    key("tickets.default_sla_plan_id", Kind::SlaPlan, "1"),
     key("tickets.reopen_on_reply", Kind::Bool, "true"),
     key("attachments.max_files", Kind::Int { min: 0, max: 50 }, "5"),
     key(
@@ -121,7 +122,7 @@ pub const KEYS: &[Key] = &[
     key(
         "portal.rate_limit_per_hour",
         Kind::Int { min: 0, max: 10000 },
-        "20",
+        "10",
     ),
     key("portal.logo_blob", Kind::Blob, ""),
 ];
@@ -279,7 +280,11 @@ pub fn validate(conn: &Connection, key: &Key, value: &str) -> StoreResult<Result
         }
         Kind::FileTypes => {
             let mut out = Vec::new();
-            for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            for item in v
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 let item = item.to_ascii_lowercase();
                 let ok = item.len() <= 100
                     && if let Some((top, sub)) = item.split_once('/') {
@@ -363,4 +368,50 @@ pub fn set(
         }),
     )?;
     Ok(Ok(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(key: &str, value: &str) -> Result<String, Invalid> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::Store::open(&store::StoreOptions::new(dir.path().join("s.db"))).unwrap();
+        let conn = store.conn().unwrap();
+        validate(&conn, find(key).unwrap(), value).unwrap()
+    }
+
+    #[test]
+    fn values_are_checked_and_normalised() {
+        assert_eq!(
+            check("helpdesk.timezone", " Asia/Tehran ").unwrap(),
+            "Asia/Tehran"
+        );
+        assert!(check("helpdesk.timezone", "Asia/Nowhere").is_err());
+        assert_eq!(check("tickets.reopen_on_reply", "ON").unwrap(), "true");
+        assert!(check("tickets.reopen_on_reply", "maybe").is_err());
+        assert!(check("attachments.max_files", "51").is_err());
+        assert_eq!(check("portal.accounts", "Required").unwrap(), "required");
+        assert!(check("portal.accounts", "sometimes").is_err());
+        assert_eq!(check("portal.accent_color", "#1D4ED8").unwrap(), "#1d4ed8");
+        assert!(check("portal.accent_color", "blue").is_err());
+        assert_eq!(
+            check("attachments.allowed_types", ".PDF, image/png jpg").unwrap(),
+            "pdf, image/png, jpg"
+        );
+        assert!(check("attachments.allowed_types", "p*f").is_err());
+        assert!(check("helpdesk.url", "javascript:alert(1)").is_err());
+        assert_eq!(
+            check("helpdesk.url", "https://help.example.com/").unwrap(),
+            "https://help.example.com"
+        );
+        assert!(check("helpdesk.date_format", "%Q").is_err());
+        assert!(check("helpdesk.date_format", "%d.%m.%Y").is_ok());
+        assert!(check("tickets.number_format", "##").is_err());
+        assert!(check("tickets.default_department_id", "1").is_ok());
+        assert!(check("tickets.default_department_id", "42").is_err());
+        assert!(check("tickets.default_sla_plan_id", "").is_ok());
+        assert!(check("helpdesk.name", "").is_err());
+        assert!(check("portal.logo_blob", "7").is_err());
+    }
 }
