@@ -34,20 +34,27 @@ pub fn now() -> i64 {
 
 pub mod api_keys;
 pub mod attachments;
+pub mod audit;
 pub mod bans;
 pub mod canned;
 pub mod customers;
+pub mod departments;
 pub mod entries;
 pub mod health;
 pub mod healthz;
+pub mod help_topics;
 pub mod locks;
+pub mod priorities;
 pub mod queues;
 pub mod raw_messages;
 pub mod roles;
 pub mod search;
 pub mod sessions;
+pub mod sla;
+pub mod sla_tickets;
 pub mod staff;
 pub mod staff_admin;
+pub mod statuses;
 pub mod teams;
 pub mod ticket_page;
 pub mod ticket_refs;

@@ -58,3 +58,5 @@ pub mod permissions;
 pub mod removal;
 mod team;
 pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
+pub mod statuses;
+pub use statuses::{set_status_label, set_status_label_in};

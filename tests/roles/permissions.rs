@@ -272,10 +272,31 @@ fn edits_and_status_moves_need_edit_or_close() {
         multipart_post(&alice, &format!("/tickets/{t}/reply"), &[("body", "x")]),
         Status::SeeOther
     );
+    // Custom status labels count by the state they stand for (2 =
+    // "Answered", 4 = "Resolved" as seeded).
+    assert_eq!(
+        post_form(&alice, &format!("/tickets/{t}/status"), "status=2").status(),
+        Status::Forbidden
+    );
     // Everything but close: a reply cannot close the ticket either.
     let d = desk();
     give_alice(&d, &all_but("close"));
     let alice = login(&d, "alice@desk.test");
+    assert_eq!(
+        post_form(&alice, &format!("/tickets/{}/status", d.ticket), "status=5").status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        post_form(&alice, &format!("/tickets/{}/status", d.ticket), "status=3").status(),
+        Status::SeeOther
+    );
+    assert_eq!(
+        q::<String>(
+            &d,
+            &format!("SELECT status FROM tickets WHERE id = {}", d.ticket)
+        ),
+        "pending"
+    );
     assert_eq!(
         multipart_post(
             &alice,

@@ -102,6 +102,8 @@ async fn show(
         ))
     })
     .await?;
+    let head_department = head.department_id;
+    let (status_choices, status_current) = status_control(store, &me.lang, &head.row).await?;
     let (thread, events, panel, lock, staff_list, departments, priorities, canned) =
         db(store, move |c| {
             Ok((
@@ -112,7 +114,7 @@ async fn show(
                 staff::list_active(c)?,
                 staff::list_departments(c)?,
                 q::priorities(c)?,
-                canned::list_for(c, staff_id)?,
+                canned::list_for_ticket(c, staff_id, head_department)?,
             ))
         })
         .await?;
@@ -183,11 +185,40 @@ async fn show(
     ctx.insert("departments", &departments);
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &crate::model::Status::ALL);
+    ctx.insert("status_choices", &status_choices);
+    ctx.insert("status_current", &status_current);
     ctx.insert("canned", &canned);
     ctx.insert("lock_secs", &LOCK_SECS);
     ctx.insert("can", &perms.to_json());
     ctx.insert("teams", &team_list);
     render(templates, "staff/ticket.html", &ctx)
+}
+
+/// The custom statuses offered by the "change status" control, and the one
+/// the ticket shows (id and name).
+async fn status_control(
+    store: &Store,
+    lang: &str,
+    row: &q::QueueRow,
+) -> Result<(Vec<serde_json::Value>, serde_json::Value), WebError> {
+    use crate::web::admin::statuses::{display_name, label_of};
+    let tid = row.id;
+    let (all, named) = db(store, move |c| {
+        Ok((
+            crate::store::statuses::list(c)?,
+            crate::store::statuses::of_ticket(c, tid)?,
+        ))
+    })
+    .await?;
+    let choices = all
+        .iter()
+        .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s), "state": s.state }))
+        .collect();
+    let current = crate::model::Status::parse(&row.status)
+        .and_then(|state| label_of(&all, state, named))
+        .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s) }))
+        .unwrap_or(serde_json::Value::Null);
+    Ok((choices, current))
 }
 
 /// `{customer_name}`, `{ticket_number}`, `{agent_name}` in canned text.
