@@ -164,8 +164,8 @@ fn departments_are_created_edited_and_deleted_with_audit() {
     // Members are listed with links to their staff page.
     let r = post_form(
         &admin,
-        "/admin/membership",
-        &format!("staff={}&department={id}&member=true", d.bob),
+        &format!("/admin/staff/{}/departments", d.bob),
+        &format!("roles[{}]=2&roles[{id}]=2", d.sales),
     );
     assert_eq!(r.status(), Status::SeeOther);
     let page = body(admin.get(format!("/admin/departments/{id}")).dispatch());

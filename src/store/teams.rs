@@ -228,3 +228,27 @@ pub fn alert_members(conn: &Connection, team: TeamId) -> StoreResult<Vec<StaffCo
         .ctx(what)?;
     rows.collect::<Result<_, _>>().ctx(what)
 }
+
+/// An active team as "assign to" lists show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamChoice {
+    pub id: TeamId,
+    pub name: String,
+}
+
+/// Active teams by name, without counts (every ticket page reads this).
+pub fn choices(conn: &Connection) -> StoreResult<Vec<TeamChoice>> {
+    let what = || "listing active teams".to_string();
+    let mut stmt = conn
+        .prepare_cached("SELECT id, name FROM teams WHERE active = 1 ORDER BY name COLLATE NOCASE")
+        .ctx(what)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(TeamChoice {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })
+        .ctx(what)?;
+    rows.collect::<Result<_, _>>().ctx(what)
+}

@@ -57,6 +57,6 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
 pub mod permissions;
 pub mod removal;
 mod team;
-pub use team::{assign_team, assign_team_in};
+pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
 pub mod statuses;
 pub use statuses::{set_status_label, set_status_label_in};

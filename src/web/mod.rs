@@ -99,6 +99,9 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/", staff::routes())
         .mount("/admin", admin::routes())
         .mount("/admin", admin::plugins::routes())
+        .mount("/admin", admin::staff_accounts::routes())
+        .mount("/admin", admin::roles::routes())
+        .mount("/admin", admin::teams::routes())
         .mount("/api/v1", api::routes())
         .register(
             "/",
