@@ -19,7 +19,10 @@ pub mod form_support;
 pub mod plugins;
 pub mod priorities;
 pub mod roles;
+pub mod schedules;
 pub mod settings;
+pub mod sla;
+pub mod sla_departments;
 pub mod staff_accounts;
 pub mod statuses;
 pub mod teams;
@@ -56,6 +59,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("statuses", "/admin/statuses"),
     ("sla", "/admin/sla"),
     ("schedules", "/admin/schedules"),
+    ("sla_departments", "/admin/sla/departments"),
     ("filters", "/admin/filters"),
     ("bans", "/admin/bans"),
     ("fields", "/admin/fields"),
