@@ -164,8 +164,8 @@ fn departments_are_created_edited_and_deleted_with_audit() {
     // Members are listed with links to their staff page.
     let r = post_form(
         &admin,
-        "/admin/membership",
-        &format!("staff={}&department={id}&member=true", d.bob),
+        &format!("/admin/staff/{}/departments", d.bob),
+        &format!("roles[{}]=2&roles[{id}]=2", d.sales),
     );
     assert_eq!(r.status(), Status::SeeOther);
     let page = body(admin.get(format!("/admin/departments/{id}")).dispatch());
@@ -223,7 +223,7 @@ fn help_topics_nest_route_and_assign_new_tickets() {
         &admin,
         "/admin/topics",
         &format!(
-            "name=Outage&parent={parent}&department={}&priority=3&assign=staff%3A{}&auto_response=off&public=true&active=true&sort=2",
+            "name=Outage&parent={parent}&department={}&priority=3&sla_plan=1&assign=staff%3A{}&auto_response=off&public=true&active=true&sort=2",
             d.sales, d.bob
         ),
     );
@@ -232,6 +232,7 @@ fn help_topics_nest_route_and_assign_new_tickets() {
     let (_, data) = last_event(&d, "config.help_topic_created");
     assert_eq!(data["after"]["auto_assign_staff_id"], d.bob.0);
     assert_eq!(data["after"]["auto_response"], false);
+    assert_eq!(data["after"]["sla_plan_id"], 1);
     let page = body(admin.get("/admin/topics").dispatch());
     assert!(page.contains("Hosting &#x2F; Outage"));
     let page = body(admin.get(format!("/admin/topics/{child}")).dispatch());

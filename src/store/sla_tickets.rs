@@ -83,6 +83,14 @@ pub fn set_clock(
     Ok(())
 }
 
+/// A hand-set due date: no clock start to recompute it from.
+pub fn clear_clock_start(conn: &Connection, id: TicketId) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE tickets SET sla_started_at = NULL WHERE id = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .ctx(|| format!("stopping the SLA clock of ticket id {id}"))?;
+    Ok(())
+}
+
 /// Record (or clear, on reopening) when the ticket was resolved.
 pub fn set_resolved_at(conn: &Connection, id: TicketId, at: Option<i64>) -> StoreResult<()> {
     conn.prepare_cached("UPDATE tickets SET resolved_at = ?2 WHERE id = ?1")
@@ -221,5 +229,17 @@ pub fn set_away(conn: &Connection, staff: StaffId, away: bool) -> StoreResult<()
     conn.prepare_cached("UPDATE staff SET away = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![staff, away]))
         .ctx(|| format!("setting the away flag of staff {staff}"))?;
+    Ok(())
+}
+
+pub fn set_help_topic(
+    conn: &Connection,
+    id: TicketId,
+    topic: Option<crate::model::HelpTopicId>,
+    now: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE tickets SET help_topic_id = ?2, updated_at = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, topic, now]))
+        .ctx(|| format!("setting the help topic of ticket id {id}"))?;
     Ok(())
 }

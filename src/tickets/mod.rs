@@ -56,6 +56,9 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
 }
 pub mod permissions;
 pub mod removal;
+pub mod sla;
+mod topic;
+pub use topic::{set_help_topic, set_help_topic_in};
 mod team;
 pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
 pub mod statuses;

@@ -1,17 +1,15 @@
 //! The admin area: a menu of sections (/admin), and what every admin page
 //! shares: the section navigation, transactions that write the audit
 //! event with the change, and forms that come back with their errors.
-//!
-//! Staff accounts and membership stay here until the staff pages replace
-//! them.
+//! Staff accounts, roles and teams have their own pages (staff_accounts,
+//! roles, teams).
 
 use std::collections::BTreeMap;
 
-use rocket::form::Form;
 use rocket::http::Status;
 use rocket::response::content::RawHtml;
 use rocket::response::{self, Redirect, Responder};
-use rocket::{get, post, routes, FromForm, Request, Route, State};
+use rocket::{get, routes, Request, Route, State};
 use rusqlite::{Connection, TransactionBehavior};
 
 pub mod audit;
@@ -21,22 +19,24 @@ pub mod form_support;
 pub mod plugins;
 pub mod priorities;
 pub mod roles;
+pub mod schedules;
 pub mod settings;
+pub mod sla;
+pub mod sla_departments;
 pub mod staff_accounts;
 pub mod statuses;
 pub mod teams;
 pub mod topics;
 
-use crate::model::{DepartmentId, StaffId};
-use crate::store::{staff, StoreError, StoreResult};
 use crate::store::{Conn, Store};
-use crate::web::auth::{self, AdminSession};
+use crate::store::{StoreError, StoreResult};
+use crate::web::auth::AdminSession;
 use crate::web::staff::{page, render};
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
 pub fn routes() -> Vec<Route> {
-    let mut r = routes![index, add_staff, membership];
+    let mut r = routes![index];
     r.extend(departments::routes());
     r.extend(topics::routes());
     r.extend(priorities::routes());
@@ -59,6 +59,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("statuses", "/admin/statuses"),
     ("sla", "/admin/sla"),
     ("schedules", "/admin/schedules"),
+    ("sla_departments", "/admin/sla/departments"),
     ("filters", "/admin/filters"),
     ("bans", "/admin/bans"),
     ("fields", "/admin/fields"),
@@ -199,130 +200,12 @@ pub fn valid_email(v: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
 }
 
-async fn index_page(
-    store: &Store,
-    templates: &Templates,
-    me: &AdminSession,
-    created: Option<(String, String)>,
-) -> Result<RawHtml<String>, WebError> {
-    let (list, departments, members) = db(store, |c| {
-        Ok((
-            staff::list(c)?,
-            staff::list_departments(c)?,
-            staff::memberships(c)?,
-        ))
-    })
-    .await?;
-    let members: Vec<String> = members
-        .into_iter()
-        .map(|(s, d)| format!("{s}:{d}"))
-        .collect();
-    let mut ctx = admin_page(store, me, "index").await?;
-    ctx.insert("staff", &list);
-    ctx.insert("departments", &departments);
-    ctx.insert("members", &members);
-    ctx.insert("created", &created);
-    render(templates, "admin/index.html", &ctx)
-}
-
 #[get("/")]
 async fn index(
     store: &State<Store>,
     templates: &State<Templates>,
     me: AdminSession,
 ) -> Result<RawHtml<String>, WebError> {
-    index_page(store, templates, &me, None).await
-}
-
-#[derive(FromForm)]
-struct StaffForm<'r> {
-    email: &'r str,
-    name: &'r str,
-    admin: Option<bool>,
-}
-
-/// Create an account with a one-time password, shown once on the page; the
-/// new agent must change it at first sign-in.
-#[post("/staff", data = "<form>")]
-async fn add_staff(
-    store: &State<Store>,
-    templates: &State<Templates>,
-    me: AdminSession,
-    form: Form<StaffForm<'_>>,
-) -> Result<RawHtml<String>, WebError> {
-    let email = form.email.trim().to_string();
-    let name = form.name.trim().to_string();
-    if !email.contains('@') || name.is_empty() {
-        return Err(WebError::BadRequest(i18n::t(
-            &me.0.lang,
-            "admin.bad_staff",
-            &[],
-        )));
-    }
-    let password = auth::random_password();
-    let hash = auth::hash_password(&password).map_err(WebError::Internal)?;
-    let admin = form.admin == Some(true);
-    let (e2, n2) = (email.clone(), name.clone());
-    let who = actor(&me);
-    in_tx(store, move |c| {
-        let id = staff::create(c, &e2, &n2, &hash, admin, true)?;
-        crate::store::audit::record(
-            c,
-            &who,
-            "config.staff_created",
-            &serde_json::json!({
-                "before": null,
-                "after": { "id": id, "email": e2, "name": n2, "is_admin": admin },
-            }),
-        )?;
-        Ok(())
-    })
-    .await
-    .map_err(invalid_as_bad_request)?;
-    index_page(store, templates, &me, Some((email, password))).await
-}
-
-fn invalid_as_bad_request(e: WebError) -> WebError {
-    match e {
-        WebError::Store(StoreError::Invalid(m)) => WebError::BadRequest(m),
-        other => other,
-    }
-}
-
-#[derive(FromForm)]
-struct MembershipForm {
-    staff: i64,
-    department: i64,
-    member: bool,
-}
-
-#[post("/membership", data = "<form>")]
-async fn membership(
-    store: &State<Store>,
-    me: AdminSession,
-    form: Form<MembershipForm>,
-) -> Result<Redirect, WebError> {
-    let (s, d, m) = (
-        StaffId(form.staff),
-        DepartmentId(form.department),
-        form.member,
-    );
-    let who = actor(&me);
-    in_tx(store, move |c| {
-        staff::set_membership(c, s, d, m)?;
-        let kind = if m {
-            "config.membership_added"
-        } else {
-            "config.membership_removed"
-        };
-        crate::store::audit::record(
-            c,
-            &who,
-            kind,
-            &serde_json::json!({ "staff_id": s, "department_id": d }),
-        )?;
-        Ok(())
-    })
-    .await?;
-    Ok(Redirect::to("/admin/"))
+    let ctx = admin_page(store, &me, "index").await?;
+    render(templates, "admin/index.html", &ctx)
 }

@@ -288,16 +288,13 @@ async fn status(
     id: i64,
     form: Form<StatusForm<'_>>,
 ) -> Result<Redirect, WebError> {
-    let (head, perms) = access(store, &me, id).await?;
-    let (tid, actor) = (head.row.id, me.actor());
-    // A custom status (admin/statuses) by id, or one of the five states;
-    // either way the state it moves to decides the permission.
+    // A custom status (admin/statuses) by id, or one of the five states.
     if let Ok(label) = form.status.trim().parse::<i64>() {
-        let target = db(store, move |c| crate::store::statuses::get(c, label)).await?;
-        // An unknown status is the domain's to refuse.
-        if let Some(target) = target {
-            require(&me, perms, Permission::for_status(target.state))?;
-        }
+        let target = db(store, move |c| crate::store::statuses::get(c, label))
+            .await?
+            .ok_or_else(|| WebError::BadRequest(format!("unknown status {label}")))?;
+        let head = permitted(store, &me, id, Permission::for_status(target.state)).await?;
+        let (tid, actor) = (head.row.id, me.actor());
         domain(store, move |s| {
             tickets::set_status_label(s, &actor, tid, label)
         })
@@ -306,7 +303,8 @@ async fn status(
     }
     let to = TicketStatus::parse(form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
-    require(&me, perms, Permission::for_status(to))?;
+    let head = permitted(store, &me, id, Permission::for_status(to)).await?;
+    let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::set_status(s, &actor, tid, to)).await?;
     Ok(back(tid))
 }

@@ -95,6 +95,8 @@ async fn show(
     let scope = me.scope();
     let head = scoped(store, scope, id).await?;
     let (tid, customer, staff_id) = (head.row.id, head.customer_id, me.staff_id);
+    let head_department = head.department_id;
+    let (status_choices, status_current) = status_control(store, &me.lang, &head.row).await?;
     let (perms, team_list) = db(store, move |c| {
         Ok((
             permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
@@ -102,8 +104,6 @@ async fn show(
         ))
     })
     .await?;
-    let head_department = head.department_id;
-    let (status_choices, status_current) = status_control(store, &me.lang, &head.row).await?;
     let (thread, events, panel, lock, staff_list, departments, priorities, canned) =
         db(store, move |c| {
             Ok((
