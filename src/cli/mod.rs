@@ -19,6 +19,7 @@ pub mod pipe;
 pub mod plugins;
 pub mod quarantine;
 pub mod serve;
+pub mod settings;
 pub mod sla;
 pub mod staff;
 pub mod ticket;
@@ -82,6 +83,9 @@ pub enum Command {
     Dev(dev::Command),
     /// Plugins: list them, run their queue once, delivery log, spam release.
     Plugins(plugins::Args),
+    /// Helpdesk settings: list, get, set (checked as on the admin page).
+    #[command(subcommand)]
+    Settings(settings::Command),
     /// SLA: run the overdue task once (for cron), list plans.
     #[command(subcommand)]
     Sla(sla::Command),
@@ -139,6 +143,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(a) => check::run(&ctx, a),
         Command::Dev(c) => dev::run(&ctx, c),
         Command::Plugins(a) => plugins::run(&ctx, a),
+        Command::Settings(c) => settings::run(&ctx, c),
         Command::Sla(c) => sla::run(&ctx, c),
     };
     match result {

@@ -99,15 +99,23 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 println!("No staff accounts yet: `oxidesk serve` creates the first administrator.");
             }
             for s in list {
-                let depts = staff::departments_of(&conn, s.id)?;
+                // Each department with the member's role in it.
+                let depts: Vec<String> = crate::store::roles::memberships_of(&conn, s.id)?
+                    .into_iter()
+                    .map(|m| format!("{} ({})", m.department, m.role.unwrap_or_default()))
+                    .collect();
                 println!(
-                    "{:>4}  {:<32} {:<24} {}{}  departments: {:?}",
+                    "{:>4}  {:<32} {:<24} {}{}  departments: {}",
                     s.id.0,
                     s.email,
                     s.name,
                     if s.is_admin { "admin" } else { "agent" },
                     if s.active { "" } else { " (inactive)" },
-                    depts.iter().map(|d| d.0).collect::<Vec<_>>()
+                    if depts.is_empty() {
+                        "none".to_string()
+                    } else {
+                        depts.join(", ")
+                    }
                 );
             }
         }

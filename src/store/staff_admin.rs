@@ -1,13 +1,11 @@
 //! What administrators change about staff accounts: profile, admin flag,
-//! active and away, and the audit log lines those changes leave.
+//! active and away.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Context, StoreError, StoreResult};
-use crate::model::{EventId, StaffId};
-use crate::tickets::events::Actor;
+use crate::model::StaffId;
 
 /// A staff account as the admin edit page sees it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -138,26 +136,4 @@ pub fn active_admins(conn: &Connection) -> StoreResult<i64> {
         |r| r.get(0),
     )
     .ctx(|| "counting administrators".into())
-}
-
-/// Record a configuration change in the audit log: an event without a
-/// ticket, kind "config.*", `data` saying what changed.
-pub fn audit(conn: &Connection, actor: &Actor, kind: &str, data: &Value) -> StoreResult<EventId> {
-    if !kind.starts_with("config.") {
-        return Err(StoreError::Invalid(format!(
-            "an audit event kind must start with \"config.\", not {kind:?}"
-        )));
-    }
-    let staff_id = match actor {
-        Actor::Staff { id, .. } => Some(*id),
-        _ => None,
-    };
-    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-    conn.execute(
-        "INSERT INTO events (ticket_id, staff_id, actor, kind, data, created_at)
-         VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
-        params![staff_id, actor.display_name(), kind, data, super::now()],
-    )
-    .ctx(|| format!("recording the audit event {kind}"))?;
-    Ok(EventId(conn.last_insert_rowid()))
 }

@@ -423,8 +423,16 @@ fn alert_new_message(
         Some(id) => mail_facts::staff(tx, id)?,
         None => None,
     };
+    // Nobody assigned: the ticket's team if it has one, else the department.
+    let team_members = match (&assignee, store::teams::ticket_team(tx, ticket)?) {
+        (None, Some(team)) if store::teams::is_active(tx, team)? => {
+            store::teams::alert_members(tx, team)?
+        }
+        _ => Vec::new(),
+    };
     let recipients = match assignee {
         Some(s) => vec![s],
+        None if !team_members.is_empty() => team_members,
         None => department_or_admins(tx, &t)?,
     };
     alert_staff(

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::form_support::{in_tx, Errors};
 use crate::model::RoleId;
-use crate::store::staff_admin::audit;
+use crate::store::audit::record as audit;
 use crate::store::{roles, Store, StoreError};
 use crate::tickets::permissions::Permission;
 use crate::web::auth::AdminSession;

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::form_support::{in_tx, Errors};
 use crate::model::{DepartmentId, RoleId, StaffId};
 use crate::store::staff_admin::{self, ProfileChange};
-use crate::store::{roles, sessions, staff, teams, Store, StoreError};
+use crate::store::{audit, roles, sessions, staff, teams, Store, StoreError};
 use crate::web::auth::{self, AdminSession};
 use crate::web::staff::{page, render};
 use crate::web::templates::Templates;
@@ -207,7 +207,7 @@ async fn create(
             let id = staff::create(tx, &e2, &n2, &hash, is_admin, true)?;
             roles::set_memberships(tx, id, &w2)?;
             let memberships = roles::memberships_of(tx, id)?;
-            staff_admin::audit(
+            audit::record(
                 tx,
                 &actor,
                 "config.staff_created",
@@ -396,7 +396,7 @@ async fn save(
             staff_admin::update(tx, id, &c2)?;
             let after = staff_admin::profile(tx, id)?;
             if after.as_ref() != Some(&before) {
-                staff_admin::audit(
+                audit::record(
                     tx,
                     &actor,
                     "config.staff_updated",
@@ -453,7 +453,7 @@ async fn reset_password(
                 .ok_or_else(|| StoreError::NotFound(format!("staff {id}")))?;
             staff::set_password(tx, id, &hash, true)?;
             let ended = sessions::delete_all_for(tx, id)?;
-            staff_admin::audit(
+            audit::record(
                 tx,
                 &actor,
                 "config.staff_password_reset",
@@ -511,7 +511,7 @@ async fn save_memberships(
                     .collect()
             };
             if pairs(&before) != pairs(&after) {
-                staff_admin::audit(
+                audit::record(
                     tx,
                     &actor,
                     "config.staff_memberships_updated",

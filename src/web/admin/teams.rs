@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::form_support::{in_tx, Errors};
 use crate::model::{StaffId, TeamId};
-use crate::store::staff_admin::audit;
+use crate::store::audit::record as audit;
 use crate::store::teams::{self, TeamFields};
 use crate::store::{staff, Store, StoreError};
 use crate::web::auth::AdminSession;

@@ -288,6 +288,19 @@ async fn status(
     id: i64,
     form: Form<StatusForm<'_>>,
 ) -> Result<Redirect, WebError> {
+    // A custom status (admin/statuses) by id, or one of the five states.
+    if let Ok(label) = form.status.trim().parse::<i64>() {
+        let target = db(store, move |c| crate::store::statuses::get(c, label))
+            .await?
+            .ok_or_else(|| WebError::BadRequest(format!("unknown status {label}")))?;
+        let head = permitted(store, &me, id, Permission::for_status(target.state)).await?;
+        let (tid, actor) = (head.row.id, me.actor());
+        domain(store, move |s| {
+            tickets::set_status_label(s, &actor, tid, label)
+        })
+        .await?;
+        return Ok(back(tid));
+    }
     let to = TicketStatus::parse(form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
     let head = permitted(store, &me, id, Permission::for_status(to)).await?;

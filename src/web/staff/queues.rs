@@ -142,6 +142,14 @@ async fn show(
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let tags_in_use = db(store, |c| crate::store::tags::in_use(c, 200)).await?;
+    let status_labels = crate::web::admin::statuses::labels_for(
+        store,
+        &me.lang,
+        rows.iter()
+            .filter_map(|r| Status::parse(&r.status).map(|s| (r.id, s)))
+            .collect(),
+    )
+    .await?;
     let mut ctx = page(store, &me, queue.name()).await?;
     if let Queue::Department(d) = queue {
         ctx.insert("active_department", &d);
@@ -165,6 +173,7 @@ async fn show(
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &Status::ALL);
     ctx.insert("tags_in_use", &tags_in_use);
+    ctx.insert("status_labels", &status_labels);
     render(templates, "staff/queue.html", &ctx)
 }
 
