@@ -38,6 +38,7 @@ pub mod bans;
 pub mod canned;
 pub mod customers;
 pub mod entries;
+pub mod filters;
 pub mod health;
 pub mod healthz;
 pub mod locks;

@@ -55,3 +55,6 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
     Ok(t)
 }
 pub mod removal;
+pub mod rules;
+pub mod rules_apply;
+pub use error::Rejection;

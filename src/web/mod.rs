@@ -99,6 +99,9 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .mount("/", staff::routes())
         .mount("/admin", admin::routes())
         .mount("/admin", admin::plugins::routes())
+        .mount("/admin", admin::filters::routes())
+        .mount("/admin", admin::filter_test::routes())
+        .mount("/admin", admin::bans::routes())
         .mount("/api/v1", api::routes())
         .register(
             "/",

@@ -143,3 +143,7 @@ async fn membership(
     db(store, move |c| staff::set_membership(c, s, d, m)).await?;
     Ok(Redirect::to("/admin/"))
 }
+pub mod bans;
+pub mod filter_form;
+pub mod filter_test;
+pub mod filters;
