@@ -440,10 +440,18 @@ fn pipe(db: &Path, raw: &[u8]) -> (i32, String) {
 #[test]
 fn pipe_end_to_end_banned_domain_and_routing_filter() {
     let s = setup();
-    {
+    let urgent: i64 = {
         let conn = s.store.conn().unwrap();
         store::bans::add(&conn, "@spam.example", "known spammer", None).unwrap();
-    }
+        // A 4-hour plan on the built-in 24/7 schedule.
+        conn.execute(
+            "INSERT INTO sla_plans (name, grace_minutes, schedule_id, created_at, updated_at)
+             VALUES ('Urgent 4h', 240, 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    };
     add_filter(
         &s.store,
         spec(
@@ -456,6 +464,7 @@ fn pipe_end_to_end_banned_domain_and_routing_filter() {
                 act("set_department", &s.billing.to_string()),
                 act("set_priority", "4"),
                 act("assign_staff", &s.bea.to_string()),
+                act("set_sla_plan", &urgent.to_string()),
             ],
         ),
     );
@@ -498,6 +507,24 @@ fn pipe_end_to_end_banned_domain_and_routing_filter() {
         )
         .unwrap();
     assert_eq!((dept, prio, assignee), (s.billing, 4, Some(s.bea.0)));
+    // The filter's SLA plan, named explicitly, gives the due date: four
+    // hours of a 24/7 schedule after opening.
+    let (plan, explicit, created, due): (Option<i64>, bool, i64, Option<i64>) = s
+        .store
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT sla_plan_id, sla_plan_explicit, created_at, due_at FROM tickets",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((plan, explicit), (Some(urgent), true));
+    let due = due.expect("a due date");
+    assert!(
+        (due - created - 4 * 3600).abs() <= 60,
+        "due {due}, created {created}"
+    );
     let applied: String = one(
         &s.store,
         "SELECT data FROM events WHERE kind = 'filter_applied'",

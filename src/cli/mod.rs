@@ -19,6 +19,7 @@ pub mod pipe;
 pub mod plugins;
 pub mod quarantine;
 pub mod serve;
+pub mod sla;
 pub mod staff;
 pub mod ticket;
 
@@ -81,6 +82,9 @@ pub enum Command {
     Dev(dev::Command),
     /// Plugins: list them, run their queue once, delivery log, spam release.
     Plugins(plugins::Args),
+    /// SLA: run the overdue task once (for cron), list plans.
+    #[command(subcommand)]
+    Sla(sla::Command),
 }
 
 /// Version string with the git commit the binary was built from.
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(a) => check::run(&ctx, a),
         Command::Dev(c) => dev::run(&ctx, c),
         Command::Plugins(a) => plugins::run(&ctx, a),
+        Command::Sla(c) => sla::run(&ctx, c),
     };
     match result {
         Ok(code) => code,

@@ -65,6 +65,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     // queued mail, the plugin dispatcher feeds events to plugins. Both stop
     // when their handles drop, after the server has shut down.
     let outbox = crate::mail::send::worker::spawn(store.clone(), config.clone());
+    // The overdue task marks tickets past due within a minute.
+    let overdue =
+        crate::tickets::sla::overdue::spawn(store.clone(), crate::tickets::sla::overdue::INTERVAL);
     let (registry, dispatcher) = crate::plugin::start(&config, &store)
         .context("cannot start the plugin event dispatcher")?;
     let rocket = crate::web::build(store, config.clone())?.manage(registry);
@@ -85,6 +88,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     drop(dispatcher);
     drop(outbox);
+    drop(overdue);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -177,7 +177,21 @@ struct TicketView {
     first_response_at: Option<i64>,
     due_at: Option<i64>,
     closed_at: Option<i64>,
+    is_overdue: bool,
+    resolved_at: Option<i64>,
+    sla: SlaView,
     entries: Vec<EntryView>,
+}
+
+/// The ticket's service level: plan, clock, response and resolution times
+/// (seconds from opening).
+#[derive(Serialize)]
+struct SlaView {
+    plan: Option<String>,
+    plan_explicit: bool,
+    started_at: Option<i64>,
+    first_response_seconds: Option<i64>,
+    resolution_seconds: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -233,6 +247,11 @@ struct AttachmentView {
 
 fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
     let labels = store::tickets::labels(conn, &t)?;
+    let sla = store::sla_tickets::get(conn, t.id)?;
+    let (first_response_seconds, resolution_seconds) = sla
+        .as_ref()
+        .map(crate::tickets::sla::response_times)
+        .unwrap_or_default();
     let customer = store::customers::get(conn, t.customer_id)?;
     let merged_into = match t.merged_into_id {
         Some(id) => store::tickets::number_of(conn, id)?,
@@ -309,6 +328,15 @@ fn load(conn: &rusqlite::Connection, t: Ticket) -> anyhow::Result<TicketView> {
         first_response_at: t.first_response_at,
         due_at: t.due_at,
         closed_at: t.closed_at,
+        is_overdue: t.is_overdue,
+        resolved_at: sla.as_ref().and_then(|s| s.resolved_at),
+        sla: SlaView {
+            plan: sla.as_ref().and_then(|s| s.sla_plan.clone()),
+            plan_explicit: sla.as_ref().is_some_and(|s| s.sla_plan_explicit),
+            started_at: sla.as_ref().and_then(|s| s.sla_started_at),
+            first_response_seconds,
+            resolution_seconds,
+        },
         entries,
     })
 }

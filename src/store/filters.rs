@@ -463,7 +463,7 @@ pub fn target_exists(conn: &Connection, kind: &str, id: i64) -> StoreResult<bool
         "set_department" => ("departments", ""),
         "set_help_topic" => ("help_topics", " AND active = 1"),
         "set_priority" => ("priorities", ""),
-        "set_sla_plan" => ("sla_plans", ""),
+        "set_sla_plan" => ("sla_plans", " AND active = 1"),
         "assign_staff" => ("staff", " AND active = 1"),
         "assign_team" => ("teams", ""),
         _ => return Ok(true),

@@ -46,6 +46,8 @@ pub mod queues;
 pub mod raw_messages;
 pub mod search;
 pub mod sessions;
+pub mod sla;
+pub mod sla_tickets;
 pub mod staff;
 pub mod ticket_page;
 pub mod ticket_refs;

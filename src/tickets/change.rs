@@ -76,6 +76,7 @@ pub fn transfer_in(
         return Ok(());
     }
     store::tickets::set_department(tx, t.id, to, store::now())?;
+    super::sla::on_routing_changed(tx, t.id, store::now())?;
     events::record(
         tx,
         actor,
@@ -124,6 +125,7 @@ pub(crate) fn move_status(
     now: i64,
 ) -> Result<(), TicketError> {
     store::tickets::set_status(tx, ticket, to, now)?;
+    super::sla::on_status(tx, ticket, from, to, now)?;
     events::record(tx, actor, &TicketEvent::StatusChanged { ticket, from, to })?;
     Ok(())
 }

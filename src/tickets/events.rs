@@ -99,11 +99,18 @@ pub enum TicketEvent {
     Overdue {
         ticket: TicketId,
     },
+    /// The help topic changed (the SLA plan may follow).
+    HelpTopicChanged {
+        ticket: TicketId,
+        from: Option<crate::model::HelpTopicId>,
+        to: Option<crate::model::HelpTopicId>,
+    },
 }
 
 impl TicketEvent {
     pub fn ticket(&self) -> TicketId {
         match *self {
+            TicketEvent::HelpTopicChanged { ticket, .. } => ticket,
             TicketEvent::Created { ticket, .. }
             | TicketEvent::MessageReceived { ticket, .. }
             | TicketEvent::ResponseAdded { ticket, .. }
@@ -136,6 +143,7 @@ impl TicketEvent {
             TicketEvent::MarkedSpam { .. } => "marked_spam",
             TicketEvent::SpamReleased { .. } => "spam_released",
             TicketEvent::Overdue { .. } => "overdue",
+            TicketEvent::HelpTopicChanged { .. } => "help_topic_changed",
         }
     }
 }

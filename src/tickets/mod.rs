@@ -58,3 +58,6 @@ pub mod removal;
 pub mod rules;
 pub mod rules_apply;
 pub use error::Rejection;
+pub mod sla;
+mod topic;
+pub use topic::{set_help_topic, set_help_topic_in};

@@ -233,6 +233,17 @@ pub fn open_in(tx: &Connection, actor: &Actor, mut new: NewTicket) -> Result<Ope
             suppress_auto_response: suppress,
         },
     )?;
+    // SLA plan and due date, then auto-assignment unless someone was named.
+    let named = new.assignee.is_some() || new.team.is_some();
+    super::sla::on_open(
+        tx,
+        ticket,
+        new.sla_plan,
+        new.help_topic,
+        department,
+        named,
+        now,
+    )?;
     filtered.finish(tx, ticket)?;
     Ok(Opened {
         ticket,

@@ -57,6 +57,7 @@ pub fn add_response_in(
     if to != t.status {
         super::change::move_status(tx, actor, t.id, t.status, to, now)?;
     }
+    super::sla::on_response(tx, t.id, to, now)?;
     events::record(
         tx,
         actor,

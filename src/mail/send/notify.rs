@@ -463,6 +463,10 @@ fn alert_overdue(tx: &Connection, ticket: TicketId) -> StoreResult<()> {
     if !settings::get_bool(tx, "mail.alert_overdue", true)? {
         return Ok(());
     }
+    // The ticket's SLA plan may turn overdue alerts off.
+    if !store::sla_tickets::overdue_alerts_on(tx, ticket)? {
+        return Ok(());
+    }
     let t = load_ticket(tx, ticket)?;
     let mut recipients = Vec::new();
     for id in [t.assignee_id, t.department_manager_id]
