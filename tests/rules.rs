@@ -112,6 +112,15 @@ fn setup() -> Setup {
 #[test]
 fn a_matching_filter_routes_notes_and_logs_a_web_ticket() {
     let s = setup();
+    let team: i64 = {
+        let conn = s.store.conn().unwrap();
+        conn.execute(
+            "INSERT INTO teams (name, created_at, updated_at) VALUES ('Accounts', 0, 0)",
+            [],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    };
     add_filter(
         &s.store,
         spec(
@@ -124,6 +133,7 @@ fn a_matching_filter_routes_notes_and_logs_a_web_ticket() {
                 act("set_department", &s.billing.to_string()),
                 act("set_priority", "3"),
                 act("assign_staff", &s.bea.to_string()),
+                act("assign_team", &team.to_string()),
                 act("set_status", "pending"),
                 act("add_note", "Customer asks about an invoice — بررسی شود"),
                 act("skip_auto_response", ""),
@@ -141,6 +151,12 @@ fn a_matching_filter_routes_notes_and_logs_a_web_ticket() {
     assert_eq!(t.priority_id.0, 3);
     assert_eq!(t.assignee_id, Some(s.bea));
     assert_eq!(t.status, oxidesk::model::Status::Pending);
+    let team_of: Option<i64> = one(
+        &s.store,
+        "SELECT team_id FROM tickets WHERE id = ?1",
+        [o.ticket],
+    );
+    assert_eq!(team_of, Some(team));
     let note: String = one(
         &s.store,
         "SELECT body_text FROM entries WHERE ticket_id = ?1 AND kind = 'note'",

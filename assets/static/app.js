@@ -99,6 +99,8 @@
   var changedBanner = document.querySelector('[data-changed-banner]');
   var tabs = document.querySelectorAll('[data-tab]');
   var show = function (name) {
+    // Roles may hide the reply or note pane; keys for a missing one do nothing.
+    if (!document.querySelector('[data-tab=' + name + ']')) return false;
     tabs.forEach(function (t) { t.setAttribute('aria-selected', t.getAttribute('data-tab') === name ? 'true' : 'false'); });
     document.querySelectorAll('[data-pane]').forEach(function (p) { p.hidden = p.getAttribute('data-pane') !== name; });
     var ta = document.querySelector('[data-pane=' + name + '] textarea');
@@ -107,8 +109,10 @@
   tabs.forEach(function (t) { t.addEventListener('click', function () { show(t.getAttribute('data-tab')); }); });
   document.addEventListener('keydown', function (e) {
     if (typing(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === 'r') { e.preventDefault(); show('reply'); document.getElementById('compose').scrollIntoView({ block: 'center' }); }
-    else if (e.key === 'n') { e.preventDefault(); show('note'); document.getElementById('compose').scrollIntoView({ block: 'center' }); }
+    if (e.key === 'r' || e.key === 'n') {
+      if (show(e.key === 'r' ? 'reply' : 'note') === false) return;
+      e.preventDefault(); document.getElementById('compose').scrollIntoView({ block: 'center' });
+    }
     else if (e.key === 'u') { history.length > 1 ? history.back() : (location.href = '/queues/open'); }
     else if (e.key === 'j' || e.key === 'k') {
       var list = [];

@@ -37,6 +37,7 @@ typed_id!(
     CustomerId,
     IdentityId,
     StaffId,
+    RoleId,
     DepartmentId,
     HelpTopicId,
     PriorityId,

@@ -453,7 +453,11 @@ pub fn teams(conn: &Connection) -> StoreResult<Vec<Choice>> {
     if !table_exists(conn, "teams")? {
         return Ok(Vec::new());
     }
-    choices(conn, "SELECT id, name FROM teams ORDER BY name", "teams")
+    choices(
+        conn,
+        "SELECT id, name FROM teams WHERE active = 1 ORDER BY name",
+        "teams",
+    )
 }
 
 /// Does the row an action points to exist (and, for staff, is active)?
@@ -465,7 +469,7 @@ pub fn target_exists(conn: &Connection, kind: &str, id: i64) -> StoreResult<bool
         "set_priority" => ("priorities", ""),
         "set_sla_plan" => ("sla_plans", " AND active = 1"),
         "assign_staff" => ("staff", " AND active = 1"),
-        "assign_team" => ("teams", ""),
+        "assign_team" => ("teams", " AND active = 1"),
         _ => return Ok(true),
     };
     if !table_exists(conn, table)? {

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::{Context, StoreResult};
 use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status, TicketId};
 
-/// Who is looking: agents see tickets of their departments and tickets
-/// assigned to them; admins see everything.
+/// Who is looking: agents see tickets of their departments, tickets
+/// assigned to them and tickets assigned to their (active) teams; admins
+/// see everything.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
     pub staff: StaffId,
@@ -29,9 +30,14 @@ impl Scope {
 
     /// The agent condition with `#` for the viewer id parameter.
     fn sql_hash(&self) -> String {
-        "(t.department_id IN (SELECT department_id FROM staff_departments WHERE staff_id = #) OR t.assignee_id = #)".into()
+        format!(
+            "(t.department_id IN (SELECT department_id FROM staff_departments WHERE staff_id = #) OR t.assignee_id = # OR t.team_id IN ({MY_TEAMS}))"
+        )
     }
 }
+
+/// The active teams of the viewer `#`.
+const MY_TEAMS: &str = "SELECT m.team_id FROM team_members m JOIN teams tm ON tm.id = m.team_id WHERE m.staff_id = # AND tm.active = 1";
 
 // Predicates written exactly as the partial indexes in 0002 spell them.
 const ACTIVE: &str = "t.status IN ('open', 'answered', 'pending') AND t.is_spam = 0";
@@ -46,6 +52,8 @@ pub enum Queue {
     Answered,
     Closed,
     Department(DepartmentId),
+    /// Active tickets assigned to the viewer's teams.
+    Team,
 }
 
 impl Queue {
@@ -57,6 +65,7 @@ impl Queue {
             "overdue" => Queue::Overdue,
             "answered" => Queue::Answered,
             "closed" => Queue::Closed,
+            "team" => Queue::Team,
             _ => return None,
         })
     }
@@ -71,6 +80,7 @@ impl Queue {
             Queue::Overdue => Some("tickets_overdue_updated"),
             Queue::Closed => Some("tickets_done_updated"),
             Queue::Department(_) => Some("tickets_department_active_updated"),
+            Queue::Team => None,
         }
     }
 
@@ -83,6 +93,7 @@ impl Queue {
             Queue::Answered => "answered",
             Queue::Closed => "closed",
             Queue::Department(_) => "department",
+            Queue::Team => "team",
         }
     }
 
@@ -96,7 +107,7 @@ impl Queue {
             Queue::Overdue => format!("t.is_overdue = 1 AND {ACTIVE}"),
             Queue::Answered => "t.status = 'answered' AND t.is_spam = 0".into(),
             Queue::Closed => "t.status IN ('resolved', 'closed') AND t.is_spam = 0".into(),
-            Queue::Mine | Queue::Department(_) => ACTIVE.into(),
+            Queue::Mine | Queue::Department(_) | Queue::Team => ACTIVE.into(),
         }
     }
 }
@@ -254,6 +265,7 @@ pub fn page_sql(
             format!("t.department_id = # AND {ACTIVE}"),
             Some(Value::Integer(d.0)),
         ),
+        Queue::Team => push(format!("t.team_id IN ({MY_TEAMS}) AND {ACTIVE}"), me()),
         other => push(other.predicate(), None),
     }
     if !scope.admin {
@@ -331,6 +343,10 @@ pub struct Counts {
     pub answered: i64,
     pub closed: i64,
     pub departments: Vec<DepartmentCount>,
+    /// Active tickets of the viewer's teams; `in_teams` says whether the
+    /// viewer belongs to any active team (the queue is shown only then).
+    pub team: i64,
+    pub in_teams: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -354,6 +370,7 @@ impl Counts {
                 .iter()
                 .find(|c| c.id == d)
                 .map_or(0, |c| c.count),
+            Queue::Team => self.team,
         }
     }
 }
@@ -390,6 +407,8 @@ pub fn counts(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
                     answered: r.get(4)?,
                     closed: r.get(5)?,
                     departments: Vec::new(),
+                    team: 0,
+                    in_teams: false,
                 })
             })
         })
@@ -413,6 +432,17 @@ pub fn counts(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
         })
         .ctx(what)?;
     out.departments = rows.collect::<Result<_, _>>().ctx(what)?;
+    // Team tickets: a range of tickets_team_status per team, never a scan.
+    let team_sql = format!(
+        "SELECT EXISTS({mine}), (SELECT COUNT(*) FROM tickets t
+             WHERE t.team_id IN ({mine}) AND t.status IN ('open', 'answered', 'pending')
+               AND t.is_spam = 0)",
+        mine = MY_TEAMS.replace('#', "?1")
+    );
+    (out.in_teams, out.team) = conn
+        .prepare_cached(&team_sql)
+        .and_then(|mut stmt| stmt.query_row([scope.staff], |r| Ok((r.get(0)?, r.get(1)?))))
+        .ctx(what)?;
     Ok(out)
 }
 

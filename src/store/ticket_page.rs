@@ -22,6 +22,8 @@ pub struct TicketHead {
     pub is_spam: bool,
     pub merged_into_id: Option<TicketId>,
     pub merged_into_number: Option<String>,
+    pub team_id: Option<crate::model::TeamId>,
+    pub team: Option<String>,
 }
 
 /// The ticket, if the viewer may see it.
@@ -29,7 +31,8 @@ pub fn head(conn: &Connection, scope: Scope, id: TicketId) -> StoreResult<Option
     let sql = format!(
         "SELECT {ROW_COLS}, t.department_id, t.priority_id, t.assignee_id, t.customer_id,
                 t.is_spam, t.merged_into_id,
-                (SELECT number FROM tickets m WHERE m.id = t.merged_into_id)
+                (SELECT number FROM tickets m WHERE m.id = t.merged_into_id),
+                t.team_id, (SELECT name FROM teams WHERE id = t.team_id)
          FROM tickets t {ROW_JOINS} WHERE t.id = ?2 AND {}",
         scope.sql(1)
     );
@@ -45,6 +48,8 @@ pub fn head(conn: &Connection, scope: Scope, id: TicketId) -> StoreResult<Option
                     is_spam: r.get(20)?,
                     merged_into_id: r.get(21)?,
                     merged_into_number: r.get(22)?,
+                    team_id: r.get(23)?,
+                    team: r.get(24)?,
                 })
             })
             .optional()

@@ -65,6 +65,12 @@ pub enum TicketEvent {
         from: Option<StaffId>,
         to: Option<StaffId>,
     },
+    /// Assigned to a team, or taken from one (None).
+    TeamAssigned {
+        ticket: TicketId,
+        from: Option<crate::model::TeamId>,
+        to: Option<crate::model::TeamId>,
+    },
     Transferred {
         ticket: TicketId,
         from: DepartmentId,
@@ -116,6 +122,7 @@ impl TicketEvent {
             | TicketEvent::ResponseAdded { ticket, .. }
             | TicketEvent::NoteAdded { ticket, .. }
             | TicketEvent::Assigned { ticket, .. }
+            | TicketEvent::TeamAssigned { ticket, .. }
             | TicketEvent::Transferred { ticket, .. }
             | TicketEvent::StatusChanged { ticket, .. }
             | TicketEvent::PriorityChanged { ticket, .. }
@@ -135,6 +142,7 @@ impl TicketEvent {
             TicketEvent::ResponseAdded { .. } => "response_added",
             TicketEvent::NoteAdded { .. } => "note_added",
             TicketEvent::Assigned { .. } => "assigned",
+            TicketEvent::TeamAssigned { .. } => "team_assigned",
             TicketEvent::Transferred { .. } => "transferred",
             TicketEvent::StatusChanged { .. } => "status_changed",
             TicketEvent::PriorityChanged { .. } => "priority_changed",

@@ -54,6 +54,7 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
     }
     Ok(t)
 }
+pub mod permissions;
 pub mod removal;
 pub mod rules;
 pub mod rules_apply;
@@ -61,3 +62,5 @@ pub use error::Rejection;
 pub mod sla;
 mod topic;
 pub use topic::{set_help_topic, set_help_topic_in};
+mod team;
+pub use team::{assign_team, assign_team_in};

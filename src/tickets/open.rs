@@ -187,6 +187,15 @@ pub fn open_in(tx: &Connection, actor: &Actor, mut new: NewTicket) -> Result<Ope
         }
     }
 
+    if let Some(team) = new.team {
+        if !store::teams::is_active(tx, team)? {
+            return Err(TicketError::invalid(
+                "team",
+                format!("team {team} does not exist or is disabled"),
+            ));
+        }
+    }
+
     let now = store::now();
     let customer = match actor {
         Actor::Customer { id, .. } => *id,
@@ -209,6 +218,9 @@ pub fn open_in(tx: &Connection, actor: &Actor, mut new: NewTicket) -> Result<Ope
             last_message_at: Some(now),
         },
     )?;
+    if new.team.is_some() {
+        store::teams::set_ticket_team(tx, ticket, new.team, now)?;
+    }
     let body = new.body.prepare(from_mail);
     let entry = insert_message(
         tx,

@@ -12,6 +12,8 @@ use crate::store::{Conn, Store, StoreError, StoreResult};
 pub enum WebError {
     NotFound,
     Forbidden,
+    /// Forbidden, with a sentence saying which permission is missing.
+    Denied(String),
     /// A sentence for the user (bad form input and the like).
     BadRequest(String),
     Store(StoreError),
@@ -33,6 +35,7 @@ impl WebError {
         match self {
             WebError::NotFound => Status::NotFound,
             WebError::Forbidden => Status::Forbidden,
+            WebError::Denied(_) => Status::Forbidden,
             WebError::BadRequest(_) => Status::BadRequest,
             WebError::Store(e) if e.is_temporary() => Status::ServiceUnavailable,
             WebError::Store(_) | WebError::Internal(_) => Status::InternalServerError,
@@ -51,6 +54,8 @@ impl<'r> Responder<'r, 'static> for WebError {
         }
         let status = self.status();
         if let WebError::BadRequest(msg) = self {
+            req.local_cache(|| ErrorMessage(Some(msg.clone())));
+        } else if let WebError::Denied(msg) = self {
             req.local_cache(|| ErrorMessage(Some(msg.clone())));
         }
         Err(status)

@@ -41,6 +41,11 @@ pub fn on_event(tx: &Connection, actor: &Actor, event: &TicketEvent) -> StoreRes
             to: Some(to),
             ..
         } => alert_assigned(tx, actor, ticket, to)?,
+        TicketEvent::TeamAssigned {
+            ticket,
+            to: Some(to),
+            ..
+        } => alert_team_assigned(tx, actor, ticket, to)?,
         TicketEvent::Transferred { ticket, .. } => alert_transferred(tx, actor, ticket)?,
         TicketEvent::Overdue { ticket } => alert_overdue(tx, ticket)?,
         _ => {}
@@ -447,6 +452,21 @@ fn alert_assigned(
         return Ok(());
     };
     alert_staff(tx, actor, &t, None, "alert_assigned", vec![staff], false)
+}
+
+/// The team's members who are active and not away.
+fn alert_team_assigned(
+    tx: &Connection,
+    actor: &Actor,
+    ticket: TicketId,
+    to: crate::model::TeamId,
+) -> StoreResult<()> {
+    if !settings::get_bool(tx, "mail.alert_assigned", true)? {
+        return Ok(());
+    }
+    let t = load_ticket(tx, ticket)?;
+    let members = store::teams::alert_members(tx, to)?;
+    alert_staff(tx, actor, &t, None, "alert_team_assigned", members, false)
 }
 
 /// The new department's members (the assignee keeps the ticket and knows).

@@ -32,6 +32,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("alert_assigned", "Alert to the assignee: ticket assigned"),
     (
+        "alert_team_assigned",
+        "Alert to a team's members: ticket assigned to the team",
+    ),
+    (
         "alert_transferred",
         "Alert to the new department: ticket transferred",
     ),

@@ -5,7 +5,11 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route, State};
 
+pub mod form_support;
 pub mod plugins;
+pub mod roles;
+pub mod staff_accounts;
+pub mod teams;
 
 use crate::model::{DepartmentId, StaffId};
 use crate::store::{staff, Store};

@@ -9,10 +9,11 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Either, FromForm, Route, State};
 
-use super::ticket::scoped;
+use super::ticket::{access, permitted, require};
 use super::{page, render};
-use crate::model::{DepartmentId, PriorityId, StaffId, Status as TicketStatus, TicketId};
+use crate::model::{DepartmentId, PriorityId, StaffId, Status as TicketStatus, TeamId, TicketId};
 use crate::store::{queues as q, staff, ticket_page as tp, Store};
+use crate::tickets::permissions::Permission;
 use crate::tickets::{self, Body, NewAttachment, NewTicket, Note, Reply};
 use crate::web::auth::StaffSession;
 use crate::web::templates::Templates;
@@ -124,7 +125,8 @@ async fn reply(
     id: i64,
     mut form: Form<ReplyForm<'_>>,
 ) -> Result<Either<Redirect, (Status, RawHtml<String>)>, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let (head, perms) = access(store, &me, id).await?;
+    require(&me, perms, Permission::Reply)?;
     let tid = head.row.id;
     if form.confirm_changed != Some(true) && changed_since(store, tid, form.seen).await? {
         let page = conflict_page(store, templates, &me, tid, "reply", &form.body).await?;
@@ -137,6 +139,11 @@ async fn reply(
         ),
         None => None,
     };
+    // Answering is part of replying; any other status after the reply
+    // needs what changing to it needs.
+    if let Some(s) = status.filter(|s| *s != TicketStatus::Answered) {
+        require(&me, perms, Permission::for_status(s))?;
+    }
     let attachments = read_uploads(&mut form.attachments).await?;
     let r = Reply {
         body: Body::text(form.body.clone()),
@@ -167,7 +174,7 @@ async fn note(
     id: i64,
     mut form: Form<NoteForm<'_>>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Note).await?;
     let tid = head.row.id;
     let attachments = read_uploads(&mut form.attachments).await?;
     let n = Note {
@@ -181,8 +188,40 @@ async fn note(
 
 #[derive(FromForm)]
 pub struct AssignForm<'r> {
-    /// A staff id, or empty to unassign.
+    /// A staff id, or empty to unassign; `team:ID` for a team, `team:` to
+    /// take the ticket from its team.
     assignee: &'r str,
+}
+
+/// Who an "assign" form names: an agent (or nobody) or a team (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignTarget {
+    Agent(Option<StaffId>),
+    Team(Option<TeamId>),
+}
+
+pub fn parse_target(v: &str) -> Result<AssignTarget, WebError> {
+    match v.trim().strip_prefix("team:") {
+        Some("") => Ok(AssignTarget::Team(None)),
+        Some(n) => n
+            .parse()
+            .map(|n| AssignTarget::Team(Some(TeamId(n))))
+            .map_err(|_| WebError::BadRequest(format!("{n:?} is not a team"))),
+        None => parse_assignee(v).map(AssignTarget::Agent),
+    }
+}
+
+/// Apply an assignment through the domain.
+pub fn apply_target(
+    s: &Store,
+    actor: &tickets::events::Actor,
+    ticket: TicketId,
+    to: AssignTarget,
+) -> Result<(), tickets::TicketError> {
+    match to {
+        AssignTarget::Agent(a) => tickets::assign(s, actor, ticket, a),
+        AssignTarget::Team(t) => tickets::assign_team(s, actor, ticket, t),
+    }
 }
 
 pub fn parse_assignee(v: &str) -> Result<Option<StaffId>, WebError> {
@@ -202,10 +241,10 @@ async fn assign(
     id: i64,
     form: Form<AssignForm<'_>>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
-    let to = parse_assignee(form.assignee)?;
+    let head = permitted(store, &me, id, Permission::Assign).await?;
+    let to = parse_target(form.assignee)?;
     let (tid, actor) = (head.row.id, me.actor());
-    domain(store, move |s| tickets::assign(s, &actor, tid, to)).await?;
+    domain(store, move |s| apply_target(s, &actor, tid, to)).await?;
     Ok(back(tid))
 }
 
@@ -221,7 +260,7 @@ async fn transfer(
     id: i64,
     form: Form<TransferForm>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Transfer).await?;
     let (tid, actor, to) = (head.row.id, me.actor(), DepartmentId(form.department));
     domain(store, move |s| tickets::transfer(s, &actor, tid, to)).await?;
     // The ticket may now be outside the agent's departments.
@@ -246,9 +285,9 @@ async fn status(
     id: i64,
     form: Form<StatusForm<'_>>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
     let to = TicketStatus::parse(form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
+    let head = permitted(store, &me, id, Permission::for_status(to)).await?;
     let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::set_status(s, &actor, tid, to)).await?;
     Ok(back(tid))
@@ -266,7 +305,7 @@ async fn priority(
     id: i64,
     form: Form<PriorityForm>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Edit).await?;
     let (tid, actor, to) = (head.row.id, me.actor(), PriorityId(form.priority));
     domain(store, move |s| tickets::set_priority(s, &actor, tid, to)).await?;
     Ok(back(tid))
@@ -300,7 +339,7 @@ async fn due(
     id: i64,
     form: Form<DueForm<'_>>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Edit).await?;
     let to = parse_due(form.due)?;
     let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::set_due(s, &actor, tid, to)).await?;
@@ -321,7 +360,7 @@ async fn merge(
     form: Form<MergeForm<'_>>,
 ) -> Result<Redirect, WebError> {
     let scope = me.scope();
-    let head = scoped(store, scope, id).await?;
+    let head = permitted(store, &me, id, Permission::Merge).await?;
     let number = form.into.trim().trim_start_matches('#').to_string();
     let n2 = number.clone();
     let into = db(store, move |c| tp::id_by_number(c, scope, &n2))
@@ -329,6 +368,8 @@ async fn merge(
         .ok_or_else(|| {
             WebError::BadRequest(i18n::t(&me.lang, "merge.not_found", &[("number", number)]))
         })?;
+    // The surviving ticket changes too: merging needs the right on both.
+    permitted(store, &me, into.0, Permission::Merge).await?;
     let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::merge(s, &actor, tid, into)).await?;
     Ok(back(into))
@@ -346,7 +387,7 @@ async fn spam(
     id: i64,
     form: Form<SpamForm>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Ban).await?;
     let (tid, actor, ban) = (head.row.id, me.actor(), form.ban == Some(true));
     domain(store, move |s| {
         if ban {

@@ -1,17 +1,20 @@
-//! Bulk actions on queue rows: assign, status, priority, delete (admins,
-//! after a confirmation page).
+//! Bulk actions on queue rows: assign (agent or team), status, priority,
+//! delete (after a confirmation page). The viewer's role must allow the
+//! action on every selected ticket, or nothing happens.
 
 use rocket::form::Form;
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{post, routes, Either, FromForm, Route, State};
 
-use super::actions::parse_assignee;
+use super::actions::{apply_target, parse_target};
+use super::ticket::denied;
 use super::{page, render, safe_next};
 use crate::model::{PriorityId, Status as TicketStatus, TicketId};
 use crate::store::ticket_page as tp;
 use crate::store::Store;
 use crate::tickets;
+use crate::tickets::permissions::{self, Permission};
 use crate::web::auth::StaffSession;
 use crate::web::templates::Templates;
 use crate::web::{db, domain, WebError};
@@ -44,28 +47,60 @@ async fn bulk(
             &[],
         )));
     }
-    // Every ticket must be within the viewer's scope, or nothing happens.
+    let needed = match form.action {
+        "assign" => Permission::Assign,
+        "status" => match TicketStatus::parse(form.value) {
+            Some(to) => Permission::for_status(to),
+            None => {
+                return Err(WebError::BadRequest(format!(
+                    "unknown status {:?}",
+                    form.value
+                )))
+            }
+        },
+        "priority" => Permission::Edit,
+        "delete" => Permission::Delete,
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "unknown bulk action {other:?}"
+            )))
+        }
+    };
+    // Every ticket must be within the viewer's scope and allow the action,
+    // or nothing happens.
     let scope = me.scope();
     let ids = form.ids.clone();
-    let heads = db(store, move |c| {
-        ids.iter()
-            .map(|id| tp::head(c, scope, TicketId(*id)))
-            .collect::<Result<Vec<_>, _>>()
+    let (heads, allowed) = db(store, move |c| {
+        let mut heads = Vec::with_capacity(ids.len());
+        let mut allowed = true;
+        for id in &ids {
+            let head = tp::head(c, scope, TicketId(*id))?;
+            if let Some(h) = &head {
+                allowed &= permissions::on_ticket(c, scope, h.row.id)?
+                    .unwrap_or_default()
+                    .has(needed);
+            }
+            heads.push(head);
+        }
+        Ok((heads, allowed))
     })
     .await?;
     if heads.iter().any(Option::is_none) {
         return Err(WebError::NotFound);
+    }
+    if !allowed {
+        return Err(denied(&me.lang, needed));
     }
     let ticket_ids: Vec<TicketId> = heads.iter().flatten().map(|h| h.row.id).collect();
     let back = safe_next(form.back);
     let actor = me.actor();
     match form.action {
         "assign" => {
-            let to = parse_assignee(form.value)?;
+            let to = parse_target(form.value)?;
             domain(store, move |s| {
                 ticket_ids
                     .iter()
-                    .try_for_each(|t| tickets::assign(s, &actor, *t, to))
+                    .try_for_each(|t| apply_target(s, &actor, *t, to))
             })
             .await?;
         }
@@ -92,9 +127,6 @@ async fn bulk(
             .await?;
         }
         "delete" => {
-            if !me.is_admin {
-                return Err(WebError::Forbidden);
-            }
             if form.confirm != Some(true) {
                 let rows: Vec<_> = heads.into_iter().flatten().map(|h| h.row).collect();
                 let mut ctx = page(store, &me, "bulk").await?;

@@ -107,6 +107,13 @@ async fn show(
     let page_no = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
     let scope = me.scope();
     let f = filters.clone();
+    let (can_any, team_list) = db(store, move |c| {
+        Ok((
+            crate::tickets::permissions::anywhere(c, scope)?,
+            crate::store::teams::choices(c)?,
+        ))
+    })
+    .await?;
     let (mut rows, staff_list, departments, priorities) = db(store, move |c| {
         Ok((
             q::page(
@@ -132,6 +139,8 @@ async fn show(
         ctx.insert("active", "department");
     }
     ctx.insert("queue", queue.name());
+    ctx.insert("can_any", &can_any.to_json());
+    ctx.insert("teams", &team_list);
     ctx.insert("rows", &rows);
     ctx.insert("page", &page_no);
     ctx.insert("has_next", &has_next);

@@ -11,7 +11,8 @@ use super::{page, render};
 use crate::model::{AttachmentId, TicketId};
 use crate::store::queues::{self as q, Scope};
 use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
-use crate::store::{canned, locks, staff, Store};
+use crate::store::{canned, locks, staff, teams, Store};
+use crate::tickets::permissions::{self, Permission, Permissions};
 use crate::web::auth::StaffSession;
 use crate::web::render::{content_disposition, is_safe_inline_image, mail_html};
 use crate::web::templates::Templates;
@@ -32,6 +33,57 @@ pub async fn scoped(store: &Store, scope: Scope, id: i64) -> Result<TicketHead, 
         .ok_or(WebError::NotFound)
 }
 
+/// Load a ticket within the viewer's scope (404 otherwise) with what the
+/// viewer may do on it.
+pub async fn access(
+    store: &Store,
+    me: &StaffSession,
+    id: i64,
+) -> Result<(TicketHead, Permissions), WebError> {
+    let scope = me.scope();
+    let (head, perms) = db(store, move |c| {
+        let head = tp::head(c, scope, TicketId(id))?;
+        let perms = match &head {
+            Some(h) => permissions::on_ticket(c, scope, h.row.id)?,
+            None => None,
+        };
+        Ok((head, perms))
+    })
+    .await?;
+    Ok((head.ok_or(WebError::NotFound)?, perms.unwrap_or_default()))
+}
+
+/// Load a ticket within the viewer's scope (404 otherwise) and check that
+/// the viewer's role allows `needed` on it (403 with a sentence otherwise).
+pub async fn permitted(
+    store: &Store,
+    me: &StaffSession,
+    id: i64,
+    needed: Permission,
+) -> Result<TicketHead, WebError> {
+    let (head, perms) = access(store, me, id).await?;
+    require(me, perms, needed)?;
+    Ok(head)
+}
+
+/// 403 with a sentence unless `perms` holds `needed`.
+pub fn require(me: &StaffSession, perms: Permissions, needed: Permission) -> Result<(), WebError> {
+    if perms.has(needed) {
+        Ok(())
+    } else {
+        Err(denied(&me.lang, needed))
+    }
+}
+
+/// The 403 sentence for a missing permission.
+pub fn denied(lang: &str, needed: Permission) -> WebError {
+    WebError::Denied(crate::web::i18n::t(
+        lang,
+        &format!("roles.denied_{}", needed.as_str()),
+        &[],
+    ))
+}
+
 #[get("/tickets/<id>")]
 async fn show(
     store: &State<Store>,
@@ -43,6 +95,13 @@ async fn show(
     let scope = me.scope();
     let head = scoped(store, scope, id).await?;
     let (tid, customer, staff_id) = (head.row.id, head.customer_id, me.staff_id);
+    let (perms, team_list) = db(store, move |c| {
+        Ok((
+            permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
+            teams::choices(c)?,
+        ))
+    })
+    .await?;
     let (thread, events, panel, lock, staff_list, departments, priorities, canned) =
         db(store, move |c| {
             Ok((
@@ -126,6 +185,8 @@ async fn show(
     ctx.insert("statuses", &crate::model::Status::ALL);
     ctx.insert("canned", &canned);
     ctx.insert("lock_secs", &LOCK_SECS);
+    ctx.insert("can", &perms.to_json());
+    ctx.insert("teams", &team_list);
     render(templates, "staff/ticket.html", &ctx)
 }
 
