@@ -329,15 +329,20 @@ pub fn choices(conn: &Connection, lang: &str) -> StoreResult<Choices> {
             label: t(&format!("rules.source.{s}")),
         })
         .collect();
-    let group = |kind: &str, list: Vec<Choice>| OptGroup {
-        label: t(&format!("rules.action.{kind}")),
-        options: list
-            .into_iter()
-            .map(|c| Opt {
-                value: format!("{kind}:{}", c.id),
-                label: c.name,
-            })
-            .collect(),
+    // Options carry the action in their label too: a closed select shows
+    // only the option, not its group.
+    let group = |kind: &str, list: Vec<Choice>| {
+        let label = t(&format!("rules.action.{kind}"));
+        OptGroup {
+            options: list
+                .into_iter()
+                .map(|c| Opt {
+                    value: format!("{kind}:{}", c.id),
+                    label: format!("{label}: {}", c.name),
+                })
+                .collect(),
+            label,
+        }
     };
     let mut actions = vec![
         group("set_department", sf::departments(conn)?),
@@ -352,7 +357,11 @@ pub fn choices(conn: &Connection, lang: &str) -> StoreResult<Choices> {
                 .iter()
                 .map(|s| Opt {
                     value: format!("set_status:{}", s.as_str()),
-                    label: t(&format!("status.{}", s.as_str())),
+                    label: format!(
+                        "{}: {}",
+                        t("rules.action.set_status"),
+                        t(&format!("status.{}", s.as_str()))
+                    ),
                 })
                 .collect(),
         },
@@ -374,17 +383,11 @@ pub fn choices(conn: &Connection, lang: &str) -> StoreResult<Choices> {
         },
     ];
     actions.retain(|g| !g.options.is_empty());
-    let mut labels = BTreeMap::new();
-    for g in &actions {
-        for o in &g.options {
-            let label = if o.value.ends_with(':') {
-                o.label.clone()
-            } else {
-                format!("{}: {}", g.label, o.label)
-            };
-            labels.insert(o.value.clone(), label);
-        }
-    }
+    let labels = actions
+        .iter()
+        .flat_map(|g| g.options.iter())
+        .map(|o| (o.value.clone(), o.label.clone()))
+        .collect();
     Ok(Choices {
         fields,
         ops,
