@@ -887,7 +887,7 @@ fn the_ticket_page_names_the_filter_applied() {
     let c = admin(&d);
     let page = body(c.get(format!("/tickets/{}", o.ticket)).dispatch());
     assert!(
-        page.contains("applied the filter") && page.contains("Printers"),
+        page.contains("<span dir=\"auto\">Printers</span>: filter applied"),
         "{page}"
     );
 }

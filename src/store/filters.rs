@@ -341,12 +341,41 @@ pub fn move_filter(conn: &Connection, id: i64, up: bool) -> StoreResult<Option<i
 }
 
 /// Write an event row: on a ticket ("filter_applied"), or with no ticket
-/// (the audit log "config.*", "filter.rejected"). Filter events are history,
-/// not changes others react to, so no mail follows them.
+/// (the audit log "config.*", "ticket_rejected"). Filter events are
+/// history, not changes others react to, so no mail follows them.
 pub fn record_event(
     conn: &Connection,
     ticket: Option<TicketId>,
     actor: &Actor,
+    kind: &str,
+    data: &serde_json::Value,
+) -> StoreResult<EventId> {
+    insert_event(conn, ticket, actor, actor.display_name(), kind, data)
+}
+
+/// "Filter X applied" on a ticket: the filter, by name, is the actor the
+/// history shows ("Invoices: filter applied").
+pub fn record_applied(
+    conn: &Connection,
+    ticket: TicketId,
+    filter: &str,
+    data: &serde_json::Value,
+) -> StoreResult<EventId> {
+    insert_event(
+        conn,
+        Some(ticket),
+        &Actor::System,
+        filter,
+        "filter_applied",
+        data,
+    )
+}
+
+fn insert_event(
+    conn: &Connection,
+    ticket: Option<TicketId>,
+    actor: &Actor,
+    actor_name: &str,
     kind: &str,
     data: &serde_json::Value,
 ) -> StoreResult<EventId> {
@@ -365,7 +394,7 @@ pub fn record_event(
             ticket,
             staff_id,
             customer_id,
-            actor.display_name(),
+            actor_name,
             kind,
             data,
             super::now()

@@ -194,11 +194,10 @@ impl Filtered {
             return Ok(());
         }
         for m in &self.outcome.matched {
-            store::filters::record_event(
+            store::filters::record_applied(
                 tx,
-                Some(ticket),
-                &Actor::System,
-                "filter_applied",
+                ticket,
+                &m.name,
                 &json!({ "filter_id": m.id, "filter": m.name, "actions": m.actions }),
             )?;
         }
