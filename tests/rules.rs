@@ -891,3 +891,64 @@ fn the_ticket_page_names_the_filter_applied() {
         "{page}"
     );
 }
+
+#[test]
+fn help_topic_conditions_and_actions_route_through_the_topic() {
+    let s = setup();
+    let (general, billing_topic): (i64, i64) = {
+        let conn = s.store.conn().unwrap();
+        conn.execute(
+            "INSERT INTO help_topics (name, created_at) VALUES ('General question', 0)",
+            [],
+        )
+        .unwrap();
+        let general = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO help_topics (name, department_id, priority_id, created_at)
+             VALUES ('Billing', ?1, 3, 0)",
+            [s.billing],
+        )
+        .unwrap();
+        (general, conn.last_insert_rowid())
+    };
+    add_filter(
+        &s.store,
+        spec(
+            "Money talk",
+            vec![
+                cond("help_topic", "", "equals", "general QUESTION"),
+                cond("body", "", "regex", r"refund|invoice"),
+            ],
+            vec![
+                act("set_help_topic", &billing_topic.to_string()),
+                act("ban_sender", ""),
+            ],
+        ),
+    );
+    let mut new = web("payer@x.example", "Question", "I want a refund");
+    new.help_topic = Some(oxidesk::model::HelpTopicId(general));
+    let o = tickets::open(&s.store, &Actor::System, new).unwrap();
+    let t = ticket_row(&s.store, o.ticket);
+    // The filter's topic, and through it the topic's department and priority.
+    assert_eq!(t.help_topic_id.map(|h| h.0), Some(billing_topic));
+    assert_eq!((t.department_id.0, t.priority_id.0), (s.billing, 3));
+    // "Ban sender" without "reject": the ticket opens, the next one is refused.
+    assert!(store::bans::is_banned(&s.store.conn().unwrap(), "payer@x.example").unwrap());
+    let note: String = one(
+        &s.store,
+        "SELECT note FROM banned_senders WHERE email = 'payer@x.example'",
+        [],
+    );
+    assert_eq!(note, "filter: Money talk");
+    assert!(tickets::open(
+        &s.store,
+        &Actor::System,
+        web("payer@x.example", "again", "hi")
+    )
+    .is_err());
+    // Another topic: no match.
+    let mut other = web("other@x.example", "Question", "I want a refund");
+    other.help_topic = Some(oxidesk::model::HelpTopicId(billing_topic));
+    let o = tickets::open(&s.store, &Actor::System, other).unwrap();
+    assert!(!event_kinds(&s.store, o.ticket).contains(&"filter_applied".to_string()));
+}
