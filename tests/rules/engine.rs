@@ -326,16 +326,21 @@ fn mail_rejected_by_a_filter_is_kept_raw_with_the_filter_named() {
     );
 }
 
-fn pipe(db: &Path, raw: &[u8]) -> (i32, String) {
+/// The real binary on `db`, without the caller's OXIDESK_* settings.
+fn oxidesk(db: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oxidesk"));
-    c.arg("--db").arg(db).arg("pipe");
+    c.arg("--db").arg(db).args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("OXIDESK_") {
             c.env_remove(k);
         }
     }
     c.env("OXIDESK_LOG", "warn");
-    let mut child = c
+    c
+}
+
+fn pipe(db: &Path, raw: &[u8]) -> (i32, String) {
+    let mut child = oxidesk(db, &["pipe"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -403,6 +408,17 @@ fn pipe_end_to_end_banned_domain_and_routing_filter() {
     assert_eq!(size as usize, spam.len(), "the raw message is kept whole");
     let n: i64 = one(&s.store, "SELECT COUNT(*) FROM tickets", []);
     assert_eq!(n, 0);
+    // Admins find it with `quarantine list --rejected`, not in the quarantine.
+    let out = oxidesk(&s.db, &["quarantine", "list", "--rejected"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && listed.contains("@spam.example"),
+        "{listed}"
+    );
+    let out = oxidesk(&s.db, &["quarantine", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("empty"));
 
     // A matching mail: routed to Billing, emergency, assigned to Bea.
     let (code, err) = pipe(&s.db, MAIL.as_bytes());
