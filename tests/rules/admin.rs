@@ -352,3 +352,20 @@ fn the_ticket_page_names_the_filter_applied() {
         "{page}"
     );
 }
+
+#[test]
+fn a_filter_has_a_bounded_number_of_rows() {
+    let d = desk();
+    let c = admin(&d);
+    let rows: String = (0..51)
+        .map(|i| format!("&c_field=subject&c_header=&c_op=contains&c_value=w{i}"))
+        .collect();
+    let r = post_form(
+        &c,
+        "/admin/filters/new",
+        &format!("name=big{rows}&a_action=reject%3A&a_note="),
+    );
+    assert_eq!(r.status(), Status::UnprocessableEntity);
+    assert!(body(r).contains("at most 50 rows"));
+    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM filters"), 0);
+}

@@ -22,6 +22,8 @@ use crate::web::i18n;
 /// Empty rows offered below the filled ones (the no-script fallback).
 const SPARE_ROWS: usize = 2;
 const MIN_ROWS: usize = 3;
+/// Most conditions (and actions) one filter may have.
+pub const MAX_ROWS: usize = 50;
 
 #[derive(Debug, FromForm)]
 pub struct FilterForm {
@@ -228,6 +230,12 @@ pub fn check(
             "conditions".into(),
             i18n::t(lang, "rules.err_conditions", &[]),
         );
+    } else if view.conditions.len() > MAX_ROWS {
+        let max = [("max", MAX_ROWS.to_string())];
+        view.errors.insert(
+            "conditions".into(),
+            i18n::t(lang, "rules.err_too_many", &max),
+        );
     }
 
     let rows = form.a_action.len();
@@ -263,6 +271,10 @@ pub fn check(
     if view.actions.is_empty() {
         view.errors
             .insert("actions".into(), i18n::t(lang, "rules.err_actions", &[]));
+    } else if view.actions.len() > MAX_ROWS {
+        let max = [("max", MAX_ROWS.to_string())];
+        view.errors
+            .insert("actions".into(), i18n::t(lang, "rules.err_too_many", &max));
     }
     let ok = !view.has_errors();
     view.pad();
