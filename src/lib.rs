@@ -9,6 +9,7 @@ pub mod config;
 pub mod mail;
 pub mod model;
 pub mod plugin;
+pub mod settings;
 pub mod store;
 pub mod tickets;
 pub mod web;

@@ -181,6 +181,28 @@ fn cases() -> Vec<Case> {
             ok: Status::SeeOther,
         },
         Case {
+            perm: "edit",
+            act: |c, d| {
+                post_form(
+                    c,
+                    &format!("/tickets/{}/subject", d.ticket),
+                    "subject=Printer+fixed+%D8%B3%D9%84%D8%A7%D9%85",
+                )
+                .status()
+            },
+            done: |d| {
+                q::<String>(
+                    d,
+                    &format!("SELECT subject FROM tickets WHERE id = {}", d.ticket),
+                ) == "Printer fixed سلام"
+                    && q::<i64>(
+                        d,
+                        "SELECT COUNT(*) FROM tickets_fts WHERE tickets_fts MATCH 'fixed'",
+                    ) == 1
+            },
+            ok: Status::SeeOther,
+        },
+        Case {
             perm: "ban",
             act: |c, d| post_form(c, &format!("/tickets/{}/spam", d.ticket), "ban=true").status(),
             done: |d| {
@@ -377,8 +399,17 @@ fn pages_hide_what_the_role_forbids() {
     let alice = login(&d, "alice@desk.test");
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     assert!(page.contains("data-view-only"), "{page}");
+    // Nor may a reader announce "is replying".
+    let r = alice
+        .post(format!("/tickets/{t}/lock"))
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf(&alice)))
+        .dispatch();
+    assert_eq!(r.status(), Status::Forbidden);
+    drop(r);
+    assert_eq!(q::<i64>(&d, "SELECT COUNT(*) FROM ticket_locks"), 0);
     for action in [
-        "reply", "note", "assign", "transfer", "status", "priority", "due", "merge", "spam",
+        "reply", "note", "assign", "transfer", "status", "priority", "due", "subject", "merge",
+        "spam",
     ] {
         assert!(
             !page.contains(&format!("/tickets/{t}/{action}\"")),
@@ -392,7 +423,8 @@ fn pages_hide_what_the_role_forbids() {
     drop(conn);
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     for action in [
-        "reply", "note", "assign", "transfer", "status", "priority", "due", "merge", "spam",
+        "reply", "note", "assign", "transfer", "status", "priority", "due", "subject", "merge",
+        "spam",
     ] {
         assert!(
             page.contains(&format!("/tickets/{t}/{action}\"")),
@@ -400,6 +432,12 @@ fn pages_hide_what_the_role_forbids() {
         );
     }
     assert!(!page.contains("data-view-only"));
+    let r = alice
+        .post(format!("/tickets/{t}/lock"))
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf(&alice)))
+        .dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    drop(r);
     let queue = body(alice.get("/queues/open").dispatch());
     assert!(!queue.contains("value=\"delete\""));
     let admin = login(&d, "admin@desk.test");
@@ -484,7 +522,8 @@ fn team_tickets_are_visible_to_the_team_only() {
     )
     .unwrap();
     assert!(counts.in_teams);
-    assert_eq!(counts.team, 1);
+    // In the team queue, and in Open and Unassigned too: Bob sees it there.
+    assert_eq!((counts.team, counts.open, counts.unassigned), (1, 1, 1));
     // The other Support ticket stays hidden.
     assert_eq!(
         bob.get(format!("/tickets/{}", d.other)).dispatch().status(),
@@ -1002,4 +1041,72 @@ fn roles_and_teams_are_managed_with_audit_events() {
         "SELECT actor FROM events WHERE kind = 'config.team_deleted'",
     );
     assert_eq!(actor, "Ada Admin");
+}
+
+/// The team queue and the team counts read tickets_team_status: a range
+/// per team, whatever the size of the helpdesk.
+#[test]
+fn team_queue_and_counts_read_the_team_index() {
+    use oxidesk::store::queues::{page_sql, Filters, Queue, Scope, Sort};
+    let d = desk();
+    let conn = d.store.conn().unwrap();
+    teams::create(
+        &conn,
+        &TeamFields {
+            name: "Night shift".into(),
+            lead_id: None,
+            active: true,
+            members: vec![d.bob],
+        },
+    )
+    .unwrap();
+    let plan = |sql: &str, args: Vec<rusqlite::types::Value>| -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.join(" | ")
+    };
+    for admin in [false, true] {
+        let scope = Scope {
+            staff: d.bob,
+            admin,
+        };
+        let (sql, args) = page_sql(
+            scope,
+            Queue::Team,
+            &Filters::default(),
+            Sort::default(),
+            51,
+            0,
+        );
+        let text = plan(&sql, args);
+        assert!(text.contains("tickets_team_status"), "{text}");
+        assert!(
+            !text.contains("SCAN t |") && !text.ends_with("SCAN t"),
+            "{text}"
+        );
+    }
+    // Agents' other queues keep their own indexes with the team clause in
+    // the scope.
+    let scope = Scope {
+        staff: d.bob,
+        admin: false,
+    };
+    let (sql, args) = page_sql(
+        scope,
+        Queue::Open,
+        &Filters::default(),
+        Sort::default(),
+        51,
+        0,
+    );
+    let text = plan(&sql, args);
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
+    // The counts run and include the team's tickets for a member.
+    let counts = oxidesk::store::queues::counts(&conn, scope).unwrap();
+    assert!(counts.in_teams);
+    assert_eq!((counts.team, counts.open), (0, 0));
 }

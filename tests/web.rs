@@ -306,8 +306,8 @@ fn admin_pages_are_for_admins() {
     let billing: i64 = q(&d, "SELECT id FROM departments WHERE name = 'Billing'");
     let r = post_form(
         &admin,
-        "/admin/membership",
-        &format!("staff={}&department={billing}&member=true", d.alice),
+        &format!("/admin/staff/{}/departments", d.alice),
+        &format!("roles[1]=2&roles[{billing}]=2"),
     );
     assert_eq!(r.status(), Status::SeeOther);
     assert_eq!(
@@ -320,7 +320,11 @@ fn admin_pages_are_for_admins() {
         ),
         2
     );
-    let r = post_form(&admin, "/admin/staff", "email=carol%40desk.test&name=Carol");
+    let r = post_form(
+        &admin,
+        "/admin/staff/new",
+        "email=carol%40desk.test&name=Carol",
+    );
     assert_eq!(r.status(), Status::Ok);
     let page = body(r);
     let start = page.find("data-one-time-password>").unwrap() + "data-one-time-password>".len();

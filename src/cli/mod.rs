@@ -20,6 +20,7 @@ pub mod plugins;
 pub mod quarantine;
 pub mod serve;
 pub mod sla;
+pub mod settings;
 pub mod staff;
 pub mod ticket;
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// SLA: run the overdue task once (for cron), list plans.
     #[command(subcommand)]
     Sla(sla::Command),
+    /// Helpdesk settings: list, get, set (checked as on the admin page).
+    #[command(subcommand)]
+    Settings(settings::Command),
 }
 
 /// Version string with the git commit the binary was built from.
@@ -140,6 +144,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dev(c) => dev::run(&ctx, c),
         Command::Plugins(a) => plugins::run(&ctx, a),
         Command::Sla(c) => sla::run(&ctx, c),
+        Command::Settings(c) => settings::run(&ctx, c),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,7 @@ pub struct TicketFacts {
     pub department_name: String,
     pub department_email: Option<String>,
     pub department_email_name: Option<String>,
+    /// The help topic's auto-response override, else the department's.
     pub department_auto_response: bool,
     pub department_manager_id: Option<StaffId>,
     pub assignee_id: Option<StaffId>,
@@ -61,7 +62,9 @@ pub struct StaffContact {
 pub fn ticket(conn: &Connection, id: TicketId) -> StoreResult<Option<TicketFacts>> {
     conn.query_row(
         "SELECT t.id, t.number, t.subject, t.status, t.due_at,
-                d.id, d.name, d.email, d.email_name, d.auto_response, d.manager_id,
+                d.id, d.name, d.email, d.email_name,
+                COALESCE((SELECT h.auto_response FROM help_topics h WHERE h.id = t.help_topic_id), d.auto_response),
+                d.manager_id,
                 t.assignee_id, c.id, c.name, c.locale
          FROM tickets t
          JOIN departments d ON d.id = t.department_id

@@ -34,14 +34,18 @@ pub fn now() -> i64 {
 
 pub mod api_keys;
 pub mod attachments;
+pub mod audit;
 pub mod bans;
 pub mod canned;
 pub mod customers;
+pub mod departments;
 pub mod entries;
 pub mod filters;
 pub mod health;
 pub mod healthz;
+pub mod help_topics;
 pub mod locks;
+pub mod priorities;
 pub mod queues;
 pub mod raw_messages;
 pub mod roles;
@@ -51,6 +55,7 @@ pub mod sla;
 pub mod sla_tickets;
 pub mod staff;
 pub mod staff_admin;
+pub mod statuses;
 pub mod teams;
 pub mod ticket_page;
 pub mod ticket_refs;

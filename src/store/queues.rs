@@ -80,7 +80,9 @@ impl Queue {
             Queue::Overdue => Some("tickets_overdue_updated"),
             Queue::Closed => Some("tickets_done_updated"),
             Queue::Department(_) => Some("tickets_department_active_updated"),
-            Queue::Team => None,
+            // A team's tickets, sorted after: a small set, whatever the
+            // size of the helpdesk.
+            Queue::Team => Some("tickets_team_status"),
         }
     }
 
@@ -433,16 +435,41 @@ pub fn counts(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
         .ctx(what)?;
     out.departments = rows.collect::<Result<_, _>>().ctx(what)?;
     // Team tickets: a range of tickets_team_status per team, never a scan.
+    // Those outside the agent's departments and not assigned to them are
+    // not in ticket_counts' scope above: added to the active queues here.
     let team_sql = format!(
-        "SELECT EXISTS({mine}), (SELECT COUNT(*) FROM tickets t
-             WHERE t.team_id IN ({mine}) AND t.status IN ('open', 'answered', 'pending')
-               AND t.is_spam = 0)",
+        "SELECT EXISTS({mine}), COUNT(*), COALESCE(SUM(o AND status = 'open'), 0),
+                COALESCE(SUM(o AND status = 'open' AND assignee_id IS NULL), 0),
+                COALESCE(SUM(o AND is_overdue = 1), 0),
+                COALESCE(SUM(o AND status = 'answered'), 0)
+         FROM (SELECT t.status, t.assignee_id, t.is_overdue,
+                      NOT ?2 AND t.assignee_id IS NOT ?1 AND t.department_id NOT IN
+                          (SELECT department_id FROM staff_departments WHERE staff_id = ?1) AS o
+               FROM tickets t
+               WHERE t.team_id IN ({mine}) AND {ACTIVE})",
         mine = MY_TEAMS.replace('#', "?1")
     );
-    (out.in_teams, out.team) = conn
-        .prepare_cached(&team_sql)
-        .and_then(|mut stmt| stmt.query_row([scope.staff], |r| Ok((r.get(0)?, r.get(1)?))))
-        .ctx(what)?;
+    let (in_teams, team, open, unassigned, overdue, answered): (bool, i64, i64, i64, i64, i64) =
+        conn.prepare_cached(&team_sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params![scope.staff, scope.admin], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+            })
+            .ctx(what)?;
+    out.in_teams = in_teams;
+    out.team = team;
+    out.open += open;
+    out.unassigned += unassigned;
+    out.overdue += overdue;
+    out.answered += answered;
     Ok(out)
 }
 

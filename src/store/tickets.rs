@@ -184,6 +184,15 @@ pub fn set_priority(
     )
 }
 
+pub fn set_subject(conn: &Connection, id: TicketId, subject: &str, now: i64) -> StoreResult<()> {
+    exec(
+        conn,
+        "UPDATE tickets SET subject = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, subject, now],
+        || format!("changing the subject of ticket id {id}"),
+    )
+}
+
 /// Set or clear the due date; a new due date also clears the overdue flag.
 pub fn set_due(conn: &Connection, id: TicketId, due: Option<i64>, now: i64) -> StoreResult<()> {
     exec(

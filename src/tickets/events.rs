@@ -65,6 +65,12 @@ pub enum TicketEvent {
         from: Option<StaffId>,
         to: Option<StaffId>,
     },
+    /// Staff corrected the subject.
+    SubjectChanged {
+        ticket: TicketId,
+        from: String,
+        to: String,
+    },
     /// Assigned to a team, or taken from one (None).
     TeamAssigned {
         ticket: TicketId,
@@ -123,6 +129,7 @@ impl TicketEvent {
             | TicketEvent::NoteAdded { ticket, .. }
             | TicketEvent::Assigned { ticket, .. }
             | TicketEvent::TeamAssigned { ticket, .. }
+            | TicketEvent::SubjectChanged { ticket, .. }
             | TicketEvent::Transferred { ticket, .. }
             | TicketEvent::StatusChanged { ticket, .. }
             | TicketEvent::PriorityChanged { ticket, .. }
@@ -143,6 +150,7 @@ impl TicketEvent {
             TicketEvent::NoteAdded { .. } => "note_added",
             TicketEvent::Assigned { .. } => "assigned",
             TicketEvent::TeamAssigned { .. } => "team_assigned",
+            TicketEvent::SubjectChanged { .. } => "subject_changed",
             TicketEvent::Transferred { .. } => "transferred",
             TicketEvent::StatusChanged { .. } => "status_changed",
             TicketEvent::PriorityChanged { .. } => "priority_changed",

@@ -39,6 +39,28 @@ pub fn allocate_with(conn: &Connection, format: &str) -> StoreResult<String> {
     )))
 }
 
+/// Check a format an admin typed: up to 32 letters, digits, `-`, `_`, `.`
+/// and `#`, with at least four `#` (enough numbers before widening, and
+/// what `subject_tokens` recognises in a reply's subject).
+pub fn validate_format(format: &str) -> Result<(), String> {
+    let format = format.trim();
+    if format.chars().count() > 32 {
+        return Err("is longer than 32 characters".into());
+    }
+    if let Some(c) = format
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '#' | '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "may only hold letters, digits, '-', '_', '.' and '#', not {c:?}"
+        ));
+    }
+    if format.matches('#').count() < 4 {
+        return Err("needs at least four '#' (each is a random digit)".into());
+    }
+    Ok(())
+}
+
 fn normalise(format: &str) -> String {
     let format: String = format
         .trim()
@@ -110,6 +132,16 @@ mod tests {
             let p = fill("OX-####", &mut rng);
             assert!(p.starts_with("OX-") && p.len() == 7, "{p}");
         }
+    }
+
+    #[test]
+    fn formats_are_validated() {
+        assert!(validate_format("######").is_ok());
+        assert!(validate_format("OX-####").is_ok());
+        assert!(validate_format("###").is_err());
+        assert!(validate_format("OX ####").is_err());
+        assert!(validate_format("[####]").is_err());
+        assert!(validate_format(&"#".repeat(33)).is_err());
     }
 
     #[test]

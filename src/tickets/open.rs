@@ -142,6 +142,7 @@ pub fn open_in(tx: &Connection, actor: &Actor, mut new: NewTicket) -> Result<Ope
     }
     content::validate_attachments(&new.attachments)?;
 
+    let new = apply_topic_routing(tx, new)?;
     // Routing: explicit choice, else the help topic's, else the defaults.
     let (topic_department, topic_priority) = match new.help_topic {
         Some(id) => store::ticket_refs::help_topic_defaults(tx, id)?.ok_or_else(|| {
@@ -413,4 +414,25 @@ fn insert_message(
             now,
         },
     )?)
+}
+
+/// The help topic's auto-assignment target (a staff member or a team) when
+/// the ticket names none, and its auto-response override: "off" suppresses
+/// the auto-response here; "on" is honoured by outbound mail even where
+/// the department's auto-response is off.
+fn apply_topic_routing(tx: &Connection, mut new: NewTicket) -> Result<NewTicket, TicketError> {
+    let Some(topic) = new.help_topic else {
+        return Ok(new);
+    };
+    let Some(routing) = store::ticket_refs::help_topic_routing(tx, topic)? else {
+        return Ok(new);
+    };
+    if new.assignee.is_none() && new.team.is_none() {
+        new.assignee = routing.assignee;
+        new.team = routing.team;
+    }
+    if routing.auto_response == Some(false) {
+        new.suppress_auto_response = true;
+    }
+    Ok(new)
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::filters::in_tx;
 use crate::store::{bans, filters::record_event, Store};
 use crate::web::auth::AdminSession;
-use crate::web::staff::{page, render};
+use crate::web::staff::render;
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
@@ -56,7 +56,7 @@ async fn show(
 ) -> Result<RawHtml<String>, WebError> {
     let search = q.to_string();
     let list = db(store, move |c| bans::list(c, &search, PAGE)).await?;
-    let mut ctx = page(store, &me.0, "admin").await?;
+    let mut ctx = super::admin_page(store, me, "bans").await?;
     ctx.insert("bans", &list);
     ctx.insert("q", q);
     ctx.insert("done", &done);

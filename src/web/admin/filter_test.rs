@@ -14,7 +14,7 @@ use crate::store::{self, Store};
 use crate::tickets::rules::{self, RuleInput};
 use crate::tickets::rules_apply;
 use crate::web::auth::AdminSession;
-use crate::web::staff::{page, render};
+use crate::web::staff::render;
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
@@ -85,7 +85,7 @@ async fn show(
     error: Option<(&str, String)>,
 ) -> Result<RawHtml<String>, WebError> {
     let topics = db(store, |c| store::filters::help_topics(c)).await?;
-    let mut ctx = page(store, &me.0, "admin").await?;
+    let mut ctx = super::admin_page(store, me, "filters").await?;
     ctx.insert("t_in", input);
     ctx.insert("topics", &topics);
     ctx.insert("report", &report);

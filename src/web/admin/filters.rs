@@ -15,7 +15,7 @@ use crate::store::filters::{self as sf, FilterRow};
 use crate::store::{Store, StoreError, StoreResult};
 use crate::tickets::events::Actor;
 use crate::web::auth::AdminSession;
-use crate::web::staff::{page, render};
+use crate::web::staff::render;
 use crate::web::templates::Templates;
 use crate::web::{db, WebError};
 
@@ -94,7 +94,7 @@ async fn index(
         .done
         .filter(|d| matches!(*d, "created" | "saved" | "deleted"))
         .map(str::to_string);
-    let mut ctx = page(store, &me.0, "admin").await?;
+    let mut ctx = super::admin_page(store, &me, "filters").await?;
     ctx.insert("filters", &list);
     ctx.insert("done", &done);
     render(templates, "admin/filters.html", &ctx)
@@ -107,7 +107,7 @@ async fn form_page(
     view: &FormView,
     choices: &Choices,
 ) -> Result<RawHtml<String>, WebError> {
-    let mut ctx = page(store, &me.0, "admin").await?;
+    let mut ctx = super::admin_page(store, me, "filters").await?;
     ctx.insert("f", view);
     ctx.insert("invalid", &view.has_errors());
     ctx.insert("choices", choices);

@@ -1,58 +1,199 @@
-//! The basic admin page: staff accounts, departments and membership.
+//! The admin area: a menu of sections (/admin), and what every admin page
+//! shares: the section navigation, transactions that write the audit
+//! event with the change, and forms that come back with their errors.
+//! Staff accounts, roles and teams have their own pages (staff_accounts,
+//! roles, teams).
 
-use rocket::form::Form;
+use std::collections::BTreeMap;
+
+use rocket::http::Status;
 use rocket::response::content::RawHtml;
-use rocket::response::Redirect;
-use rocket::{get, post, routes, FromForm, Route, State};
+use rocket::response::{self, Redirect, Responder};
+use rocket::{get, routes, Request, Route, State};
+use rusqlite::{Connection, TransactionBehavior};
 
+pub mod audit;
+pub mod canned;
+pub mod departments;
 pub mod form_support;
 pub mod plugins;
+pub mod priorities;
 pub mod roles;
+pub mod settings;
 pub mod staff_accounts;
+pub mod statuses;
 pub mod teams;
+pub mod topics;
 
-use crate::model::{DepartmentId, StaffId};
-use crate::store::{staff, Store};
-use crate::web::auth::{self, AdminSession};
+use crate::store::{Conn, Store};
+use crate::store::{StoreError, StoreResult};
+use crate::web::auth::AdminSession;
 use crate::web::staff::{page, render};
 use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
 pub fn routes() -> Vec<Route> {
-    routes![index, add_staff, add_department, membership]
+    let mut r = routes![index];
+    r.extend(departments::routes());
+    r.extend(topics::routes());
+    r.extend(priorities::routes());
+    r.extend(statuses::routes());
+    r.extend(canned::routes());
+    r.extend(settings::routes());
+    r.extend(audit::routes());
+    r
 }
 
-fn invalid_as_bad_request(e: WebError) -> WebError {
-    match e {
-        WebError::Store(crate::store::StoreError::Invalid(m)) => WebError::BadRequest(m),
-        other => other,
+/// The sections of the admin menu: (key, address). Keys name the
+/// catalogue entries `admin.section.KEY` and `admin.section.KEY_help`.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("staff", "/admin/staff"),
+    ("roles", "/admin/roles"),
+    ("teams", "/admin/teams"),
+    ("departments", "/admin/departments"),
+    ("topics", "/admin/topics"),
+    ("priorities", "/admin/priorities"),
+    ("statuses", "/admin/statuses"),
+    ("sla", "/admin/sla"),
+    ("schedules", "/admin/schedules"),
+    ("filters", "/admin/filters"),
+    ("bans", "/admin/bans"),
+    ("fields", "/admin/fields"),
+    ("canned", "/admin/canned"),
+    ("settings", "/admin/settings"),
+    ("plugins", "/admin/plugins"),
+    ("audit", "/admin/audit"),
+];
+
+/// The context of an admin page: the staff frame plus the admin sections
+/// (`admin_sections`) and which one is shown (`section`).
+pub async fn admin_page(
+    store: &Store,
+    me: &AdminSession,
+    section: &str,
+) -> Result<tera::Context, WebError> {
+    let mut ctx = page(store, &me.0, "admin").await?;
+    let sections: Vec<serde_json::Value> = SECTIONS
+        .iter()
+        .map(|(key, href)| serde_json::json!({ "key": key, "href": href }))
+        .collect();
+    ctx.insert("admin_sections", &sections);
+    ctx.insert("section", section);
+    ctx.insert("errors", &Errors::default().0);
+    Ok(ctx)
+}
+
+/// Run `f` in one immediate transaction (the change and its audit event
+/// commit together or not at all).
+pub async fn in_tx<T, F>(store: &Store, f: F) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    db(store, move |c: &mut Conn| {
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::wrap("starting a transaction", e))?;
+        let value = f(&tx)?;
+        tx.commit()
+            .map_err(|e| StoreError::wrap("committing the change", e))?;
+        Ok(value)
+    })
+    .await
+}
+
+/// Field errors of a form: field name → sentence shown beside it.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Errors(pub BTreeMap<String, String>);
+
+impl Errors {
+    pub fn add(&mut self, field: &str, msg: String) {
+        self.0.entry(field.to_string()).or_insert(msg);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
-async fn index_page(
-    store: &Store,
-    templates: &Templates,
-    me: &AdminSession,
-    created: Option<(String, String)>,
-) -> Result<RawHtml<String>, WebError> {
-    let (list, departments, members) = db(store, |c| {
-        Ok((
-            staff::list(c)?,
-            staff::list_departments(c)?,
-            staff::memberships(c)?,
-        ))
-    })
-    .await?;
-    let members: Vec<String> = members
-        .into_iter()
-        .map(|(s, d)| format!("{s}:{d}"))
-        .collect();
-    let mut ctx = page(store, &me.0, "admin").await?;
-    ctx.insert("staff", &list);
-    ctx.insert("departments", &departments);
-    ctx.insert("members", &members);
-    ctx.insert("created", &created);
-    render(templates, "admin/index.html", &ctx)
+/// A form submission's answer: back to a page, or the form again with its
+/// errors (422, so scripts and tests can tell).
+pub enum Submitted {
+    Done(Box<Redirect>),
+    Invalid(RawHtml<String>),
+}
+
+impl Submitted {
+    /// Done: see `url`.
+    pub fn to(url: impl Into<String>) -> Submitted {
+        Submitted::Done(Box::new(Redirect::to(url.into())))
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Submitted {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Submitted::Done(r) => r.respond_to(req),
+            Submitted::Invalid(html) => {
+                let mut res = html.respond_to(req)?;
+                res.set_status(Status::UnprocessableEntity);
+                Ok(res)
+            }
+        }
+    }
+}
+
+/// A translated message from the admin catalogue.
+pub fn msg(me: &AdminSession, key: &str, args: &[(&str, String)]) -> String {
+    i18n::t(&me.0.lang, key, args)
+}
+
+/// The admin as the author of audit events.
+pub fn actor(me: &AdminSession) -> crate::tickets::events::Actor {
+    me.0.actor()
+}
+
+/// An optional id from a select ("" is none); a non-number is an error.
+pub fn opt_id(v: Option<&str>) -> Result<Option<i64>, NotANumber> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s.parse::<i64>().map(Some).map_err(|_| NotANumber),
+    }
+}
+
+/// A select's value that is not an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotANumber;
+
+/// A name field: required, at most `max` characters, no control characters.
+pub fn check_name(me: &AdminSession, errors: &mut Errors, field: &str, v: &str, max: usize) {
+    if v.is_empty() {
+        errors.add(field, msg(me, "admin.err.required", &[]));
+    } else if v.chars().count() > max {
+        errors.add(
+            field,
+            msg(me, "admin.err.too_long", &[("max", max.to_string())]),
+        );
+    } else if v.chars().any(char::is_control) {
+        errors.add(field, msg(me, "admin.err.control", &[]));
+    }
+}
+
+/// An email address as departments use it: one '@', a dotted domain, no
+/// spaces.
+pub fn valid_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && v.len() <= 254
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
 }
 
 #[get("/")]
@@ -61,91 +202,8 @@ async fn index(
     templates: &State<Templates>,
     me: AdminSession,
 ) -> Result<RawHtml<String>, WebError> {
-    index_page(store, templates, &me, None).await
-}
-
-#[derive(FromForm)]
-struct StaffForm<'r> {
-    email: &'r str,
-    name: &'r str,
-    admin: Option<bool>,
-}
-
-/// Create an account with a one-time password, shown once on the page; the
-/// new agent must change it at first sign-in.
-#[post("/staff", data = "<form>")]
-async fn add_staff(
-    store: &State<Store>,
-    templates: &State<Templates>,
-    me: AdminSession,
-    form: Form<StaffForm<'_>>,
-) -> Result<RawHtml<String>, WebError> {
-    let email = form.email.trim().to_string();
-    let name = form.name.trim().to_string();
-    if !email.contains('@') || name.is_empty() {
-        return Err(WebError::BadRequest(i18n::t(
-            &me.0.lang,
-            "admin.bad_staff",
-            &[],
-        )));
-    }
-    let password = auth::random_password();
-    let hash = auth::hash_password(&password).map_err(WebError::Internal)?;
-    let admin = form.admin == Some(true);
-    let (e2, n2) = (email.clone(), name.clone());
-    db(store, move |c| {
-        staff::create(c, &e2, &n2, &hash, admin, true)
-    })
-    .await
-    .map_err(invalid_as_bad_request)?;
-    index_page(store, templates, &me, Some((email, password))).await
-}
-
-#[derive(FromForm)]
-struct DepartmentForm<'r> {
-    name: &'r str,
-}
-
-#[post("/departments", data = "<form>")]
-async fn add_department(
-    store: &State<Store>,
-    me: AdminSession,
-    form: Form<DepartmentForm<'_>>,
-) -> Result<Redirect, WebError> {
-    let name = form.name.trim().to_string();
-    if name.is_empty() {
-        return Err(WebError::BadRequest(i18n::t(
-            &me.0.lang,
-            "admin.bad_department",
-            &[],
-        )));
-    }
-    db(store, move |c| staff::create_department(c, &name))
-        .await
-        .map_err(invalid_as_bad_request)?;
-    Ok(Redirect::to("/admin/"))
-}
-
-#[derive(FromForm)]
-struct MembershipForm {
-    staff: i64,
-    department: i64,
-    member: bool,
-}
-
-#[post("/membership", data = "<form>")]
-async fn membership(
-    store: &State<Store>,
-    _me: AdminSession,
-    form: Form<MembershipForm>,
-) -> Result<Redirect, WebError> {
-    let (s, d, m) = (
-        StaffId(form.staff),
-        DepartmentId(form.department),
-        form.member,
-    );
-    db(store, move |c| staff::set_membership(c, s, d, m)).await?;
-    Ok(Redirect::to("/admin/"))
+    let ctx = admin_page(store, &me, "index").await?;
+    render(templates, "admin/index.html", &ctx)
 }
 pub mod bans;
 pub mod filter_form;

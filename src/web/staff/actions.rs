@@ -20,7 +20,10 @@ use crate::web::templates::Templates;
 use crate::web::{db, domain, i18n, WebError};
 
 pub fn routes() -> Vec<Route> {
-    routes![reply, note, assign, transfer, status, priority, due, merge, spam, new_page, create]
+    routes![
+        reply, note, assign, transfer, status, priority, due, subject, merge, spam, new_page,
+        create
+    ]
 }
 
 fn back(id: impl std::fmt::Display) -> Redirect {
@@ -285,6 +288,19 @@ async fn status(
     id: i64,
     form: Form<StatusForm<'_>>,
 ) -> Result<Redirect, WebError> {
+    // A custom status (admin/statuses) by id, or one of the five states.
+    if let Ok(label) = form.status.trim().parse::<i64>() {
+        let target = db(store, move |c| crate::store::statuses::get(c, label))
+            .await?
+            .ok_or_else(|| WebError::BadRequest(format!("unknown status {label}")))?;
+        let head = permitted(store, &me, id, Permission::for_status(target.state)).await?;
+        let (tid, actor) = (head.row.id, me.actor());
+        domain(store, move |s| {
+            tickets::set_status_label(s, &actor, tid, label)
+        })
+        .await?;
+        return Ok(back(tid));
+    }
     let to = TicketStatus::parse(form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
     let head = permitted(store, &me, id, Permission::for_status(to)).await?;
@@ -343,6 +359,24 @@ async fn due(
     let to = parse_due(form.due)?;
     let (tid, actor) = (head.row.id, me.actor());
     domain(store, move |s| tickets::set_due(s, &actor, tid, to)).await?;
+    Ok(back(tid))
+}
+
+#[derive(FromForm)]
+pub struct SubjectForm<'r> {
+    subject: &'r str,
+}
+
+#[post("/tickets/<id>/subject", data = "<form>")]
+async fn subject(
+    store: &State<Store>,
+    me: StaffSession,
+    id: i64,
+    form: Form<SubjectForm<'_>>,
+) -> Result<Redirect, WebError> {
+    let head = permitted(store, &me, id, Permission::Edit).await?;
+    let (tid, actor, to) = (head.row.id, me.actor(), form.subject.to_string());
+    domain(store, move |s| tickets::set_subject(s, &actor, tid, &to)).await?;
     Ok(back(tid))
 }
 

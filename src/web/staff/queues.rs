@@ -133,6 +133,14 @@ async fn show(
     .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    let status_labels = crate::web::admin::statuses::labels_for(
+        store,
+        &me.lang,
+        rows.iter()
+            .filter_map(|r| Status::parse(&r.status).map(|s| (r.id, s)))
+            .collect(),
+    )
+    .await?;
     let mut ctx = page(store, &me, queue.name()).await?;
     if let Queue::Department(d) = queue {
         ctx.insert("active_department", &d);
@@ -155,6 +163,7 @@ async fn show(
     ctx.insert("departments", &departments);
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &Status::ALL);
+    ctx.insert("status_labels", &status_labels);
     render(templates, "staff/queue.html", &ctx)
 }
 

@@ -95,6 +95,8 @@ async fn show(
     let scope = me.scope();
     let head = scoped(store, scope, id).await?;
     let (tid, customer, staff_id) = (head.row.id, head.customer_id, me.staff_id);
+    let head_department = head.department_id;
+    let (status_choices, status_current) = status_control(store, &me.lang, &head.row).await?;
     let (perms, team_list) = db(store, move |c| {
         Ok((
             permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
@@ -112,7 +114,7 @@ async fn show(
                 staff::list_active(c)?,
                 staff::list_departments(c)?,
                 q::priorities(c)?,
-                canned::list_for(c, staff_id)?,
+                canned::list_for_ticket(c, staff_id, head_department)?,
             ))
         })
         .await?;
@@ -183,11 +185,40 @@ async fn show(
     ctx.insert("departments", &departments);
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &crate::model::Status::ALL);
+    ctx.insert("status_choices", &status_choices);
+    ctx.insert("status_current", &status_current);
     ctx.insert("canned", &canned);
     ctx.insert("lock_secs", &LOCK_SECS);
     ctx.insert("can", &perms.to_json());
     ctx.insert("teams", &team_list);
     render(templates, "staff/ticket.html", &ctx)
+}
+
+/// The custom statuses offered by the "change status" control, and the one
+/// the ticket shows (id and name).
+async fn status_control(
+    store: &Store,
+    lang: &str,
+    row: &q::QueueRow,
+) -> Result<(Vec<serde_json::Value>, serde_json::Value), WebError> {
+    use crate::web::admin::statuses::{display_name, label_of};
+    let tid = row.id;
+    let (all, named) = db(store, move |c| {
+        Ok((
+            crate::store::statuses::list(c)?,
+            crate::store::statuses::of_ticket(c, tid)?,
+        ))
+    })
+    .await?;
+    let choices = all
+        .iter()
+        .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s), "state": s.state }))
+        .collect();
+    let current = crate::model::Status::parse(&row.status)
+        .and_then(|state| label_of(&all, state, named))
+        .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s) }))
+        .unwrap_or(serde_json::Value::Null);
+    Ok((choices, current))
 }
 
 /// `{customer_name}`, `{ticket_number}`, `{agent_name}` in canned text.
@@ -266,7 +297,11 @@ async fn lock(
     me: StaffSession,
     id: i64,
 ) -> Result<Json<TicketState>, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    // Only someone who may write to the thread announces "is replying".
+    let (head, perms) = access(store, &me, id).await?;
+    if !perms.has(Permission::Reply) {
+        require(&me, perms, Permission::Note)?;
+    }
     let (tid, sid) = (head.row.id, me.staff_id);
     let (holder, last_entry) = db(store, move |c| {
         Ok((
