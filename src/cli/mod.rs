@@ -19,8 +19,8 @@ pub mod pipe;
 pub mod plugins;
 pub mod quarantine;
 pub mod serve;
-pub mod sla;
 pub mod settings;
+pub mod sla;
 pub mod staff;
 pub mod ticket;
 

@@ -340,9 +340,10 @@ pub fn move_filter(conn: &Connection, id: i64, up: bool) -> StoreResult<Option<i
     Ok(Some(order[j].0))
 }
 
-/// Write an event row: on a ticket ("filter_applied"), or with no ticket
-/// (the audit log "config.*", "ticket_rejected"). Filter events are
-/// history, not changes others react to, so no mail follows them.
+/// Write an event row, on a ticket or with none ("ticket_rejected": a new
+/// ticket a filter or the ban list refused). Configuration changes go to
+/// `store::audit` instead. Filter events are history, not changes others
+/// react to, so no mail follows them.
 pub fn record_event(
     conn: &Connection,
     ticket: Option<TicketId>,

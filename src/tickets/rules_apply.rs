@@ -222,9 +222,8 @@ impl Filtered {
 fn ban(tx: &Connection, sender: &str, filter: &str) -> Result<(), TicketError> {
     if let Ok(entry) = store::bans::normalise(sender) {
         if store::bans::add(tx, &entry, &format!("filter: {filter}"), None)? {
-            store::filters::record_event(
+            store::audit::record(
                 tx,
-                None,
                 &Actor::System,
                 "config.ban_added",
                 &json!({ "entry": entry, "by_filter": filter }),

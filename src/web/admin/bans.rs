@@ -9,7 +9,7 @@ use rocket::{get, post, routes, FromForm, Route, State};
 use serde_json::json;
 
 use super::filters::in_tx;
-use crate::store::{bans, filters::record_event, Store};
+use crate::store::{bans, Store};
 use crate::web::auth::AdminSession;
 use crate::web::staff::render;
 use crate::web::templates::Templates;
@@ -131,9 +131,8 @@ async fn add(
         in_tx(c, |tx| {
             let added = bans::add(tx, &entry, &note, Some(staff))?;
             if added {
-                record_event(
+                crate::store::audit::record(
                     tx,
-                    None,
                     &actor,
                     "config.ban_added",
                     &json!({ "entry": entry, "note": note }),
@@ -167,9 +166,8 @@ async fn remove(
         in_tx(c, |tx| {
             let removed = bans::remove(tx, &entry)?;
             if removed {
-                record_event(
+                crate::store::audit::record(
                     tx,
-                    None,
                     &actor,
                     "config.ban_removed",
                     &json!({ "entry": entry }),

@@ -214,9 +214,8 @@ fn audit(
     after: &sf::FilterSpec,
     id: i64,
 ) -> StoreResult<()> {
-    sf::record_event(
+    crate::store::audit::record(
         conn,
-        None,
         actor,
         kind,
         &json!({ "filter_id": id, "before": before, "after": after }),
@@ -322,9 +321,8 @@ async fn toggle(
             } else {
                 "config.filter_disabled"
             };
-            sf::record_event(
+            crate::store::audit::record(
                 tx,
-                None,
                 &actor,
                 kind,
                 &json!({ "filter_id": id, "name": before.name,
@@ -364,9 +362,8 @@ async fn move_filter(
                 return Ok(());
             };
             if let Some(other) = sf::move_filter(tx, id, up)? {
-                sf::record_event(
+                crate::store::audit::record(
                     tx,
-                    None,
                     &actor,
                     "config.filter_moved",
                     &json!({ "filter_id": id, "name": f.name,
@@ -389,9 +386,8 @@ async fn delete(store: &State<Store>, me: AdminSession, id: i64) -> Result<Redir
                 return Ok(false);
             };
             sf::delete(tx, id)?;
-            sf::record_event(
+            crate::store::audit::record(
                 tx,
-                None,
                 &actor,
                 "config.filter_deleted",
                 &json!({ "filter_id": id, "before": before, "after": null }),
