@@ -56,6 +56,23 @@ pub struct FilterSpec {
     pub actions: Vec<ActionRow>,
 }
 
+/// A filter's settings as the form saves them: audit events compare these,
+/// not the stored row's bookkeeping (position, timestamps).
+impl From<&FilterRow> for FilterSpec {
+    fn from(r: &FilterRow) -> FilterSpec {
+        FilterSpec {
+            name: r.name.clone(),
+            active: r.active,
+            match_all: r.match_all,
+            stop_processing: r.stop_processing,
+            sources: r.sources.clone(),
+            notes: r.notes.clone(),
+            conditions: r.conditions.clone(),
+            actions: r.actions.clone(),
+        }
+    }
+}
+
 const COLS: &str = "id, name, position, active, match_all, stop_processing, sources, notes, \
                     created_at, updated_at";
 

@@ -186,6 +186,11 @@ fn admin_filter_pages_create_edit_order_toggle_delete_with_audit() {
         data.contains("\"before\"") && data.contains("Second renamed"),
         "{data}"
     );
+    // The audit log page shows what changed, and only that.
+    let page = body(c.get("/admin/audit?kind=config.filter_updated").dispatch());
+    assert!(page.contains("config.filter_updated"), "{page}");
+    assert!(page.contains("<del dir=\"auto\">Second</del>"), "{page}");
+    assert!(!page.contains("<strong>position</strong>"), "{page}");
 }
 
 #[test]

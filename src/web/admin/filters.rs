@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::filter_form::{self, Choices, FilterForm, FormView};
-use crate::store::filters::{self as sf, FilterRow};
+use crate::store::filters::{self as sf, FilterRow, FilterSpec};
 use crate::store::{Store, StoreError, StoreResult};
 use crate::tickets::events::Actor;
 use crate::web::auth::AdminSession;
@@ -218,7 +218,7 @@ fn audit(
         conn,
         actor,
         kind,
-        &json!({ "filter_id": id, "before": before, "after": after }),
+        &json!({ "id": id, "before": before.map(FilterSpec::from), "after": after }),
     )?;
     Ok(())
 }
@@ -325,7 +325,7 @@ async fn toggle(
                 tx,
                 &actor,
                 kind,
-                &json!({ "filter_id": id, "name": before.name,
+                &json!({ "id": id, "name": before.name,
                          "before": { "active": before.active }, "after": { "active": active } }),
             )?;
             Ok(true)
@@ -366,7 +366,7 @@ async fn move_filter(
                     tx,
                     &actor,
                     "config.filter_moved",
-                    &json!({ "filter_id": id, "name": f.name,
+                    &json!({ "id": id, "name": f.name,
                              "direction": if up { "up" } else { "down" }, "swapped_with": other }),
                 )?;
             }
@@ -390,7 +390,7 @@ async fn delete(store: &State<Store>, me: AdminSession, id: i64) -> Result<Redir
                 tx,
                 &actor,
                 "config.filter_deleted",
-                &json!({ "filter_id": id, "before": before, "after": null }),
+                &json!({ "id": id, "before": FilterSpec::from(&before), "after": null }),
             )?;
             Ok(true)
         })
