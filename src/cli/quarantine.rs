@@ -15,6 +15,10 @@ pub enum Command {
     List {
         #[arg(long)]
         json: bool,
+        /// List the messages refused by the ban list or a ticket filter
+        /// instead (kept raw, status rejected).
+        #[arg(long)]
+        rejected: bool,
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
@@ -32,12 +36,23 @@ pub enum Command {
 pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store()?;
     match cmd {
-        Command::List { json, limit } => {
+        Command::List {
+            json,
+            rejected,
+            limit,
+        } => {
             let conn = store.conn()?;
             let mut out = String::new();
-            let list = store::raw_messages::list_by_status(&conn, RawStatus::Quarantined, limit)?;
+            let status = if rejected {
+                RawStatus::Rejected
+            } else {
+                RawStatus::Quarantined
+            };
+            let list = store::raw_messages::list_by_status(&conn, status, limit)?;
             if json {
                 let _ = writeln!(out, "{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() && rejected {
+                let _ = writeln!(out, "No message was rejected.");
             } else if list.is_empty() {
                 let _ = writeln!(out, "The quarantine is empty.");
             } else {

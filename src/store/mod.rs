@@ -43,6 +43,7 @@ pub mod customers;
 pub mod departments;
 pub mod entries;
 pub mod forms;
+pub mod filters;
 pub mod health;
 pub mod healthz;
 pub mod help_topics;

@@ -124,3 +124,14 @@ pub fn data(conn: &Connection, id: RawMessageId) -> StoreResult<Option<Vec<u8>>>
         .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
         .ctx(|| format!("loading the contents of raw message {id}"))
 }
+
+/// A filter (or the ban list) refused the message after it was stored:
+/// keep it as rejected, with the reason.
+pub fn mark_rejected(conn: &Connection, id: RawMessageId, reason: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE raw_messages SET status = 'rejected', error = ?2, ticket_id = NULL WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id, reason]))
+    .ctx(|| format!("marking raw message {id} as rejected"))?;
+    Ok(())
+}

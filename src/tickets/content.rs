@@ -42,6 +42,10 @@ pub struct MailInfo {
     pub references: Vec<String>,
     pub raw_message_id: Option<RawMessageId>,
     pub auto: AutoFlags,
+    /// To, Cc and Delivered-To addresses (for filters).
+    pub recipients: Vec<String>,
+    /// Every header, decoded, in order (for filters).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The body of a new entry. HTML that came by mail was sanitised by the mail

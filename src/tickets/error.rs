@@ -11,6 +11,24 @@ pub enum TicketError {
     Invalid(&'static str, String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A filter rejected the new ticket, or its sender is banned: nothing
+    /// was created. The caller logs it (`rules_apply::record_rejection`).
+    #[error("{}", .0.reason)]
+    Rejected(Box<Rejection>),
+}
+
+/// Why a new ticket was refused, and what to remember of it.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// A sentence for logs and the raw message's status.
+    pub reason: String,
+    /// The filter that rejected it (None for a banned sender).
+    pub filter: Option<String>,
+    /// The sender address, banned too when `ban` is set.
+    pub sender: String,
+    pub ban: bool,
+    pub subject: String,
+    pub source: crate::model::Source,
 }
 
 impl TicketError {

@@ -214,10 +214,9 @@ pub fn receive(
     // refused like a filter's rejection: kept raw, no ticket, no reply.
     let rejected = match (&parsed, rejected) {
         (_, Some(reason)) => Some(reason),
-        (Ok(inbound), None) if store::bans::is_banned(&tx, &inbound.from.email)? => {
-            Some(format!("the sender {} is banned", inbound.from.email))
-        }
-        (_, None) => None,
+        (Ok(inbound), None) => store::bans::matching_entry(&tx, &inbound.from.email)?
+            .map(|entry| format!("the sender {} is banned ({entry})", inbound.from.email)),
+        (Err(_), None) => None,
     };
     let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
     let raw_id = store::raw_messages::insert(
@@ -313,6 +312,17 @@ fn file_or_quarantine(
             Ok(outcome)
         }
         Err(TicketError::Store(e)) => Err(e.into()),
+        // A filter (or the ban list) refused it: no ticket, the raw message
+        // kept as rejected with the reason, the refusal logged.
+        Err(TicketError::Rejected(r)) => {
+            drop(sp);
+            super::rules_apply::record_rejection(tx, &r).map_err(IntakeError::from)?;
+            store::raw_messages::mark_rejected(tx, raw_id, &r.reason)?;
+            Ok(IntakeOutcome::Rejected {
+                raw_id,
+                reason: r.reason,
+            })
+        }
         Err(refused) => {
             drop(sp); // rolls back to the savepoint
             quarantine(tx, raw_id, &refused.to_string())
@@ -326,7 +336,7 @@ fn file_or_quarantine(
 /// its department.
 fn file(
     tx: &Connection,
-    inbound: Inbound,
+    mut inbound: Inbound,
     raw_id: RawMessageId,
     verdict: Option<&FilterOutcome>,
 ) -> Result<IntakeOutcome, TicketError> {
@@ -349,6 +359,8 @@ fn file(
         references: inbound.references.clone(),
         raw_message_id: Some(raw_id),
         auto: inbound.auto.clone(),
+        recipients: super::rules::recipients_of(&inbound),
+        headers: std::mem::take(&mut inbound.headers),
     };
     let body = Body {
         text: inbound.text,

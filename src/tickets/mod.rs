@@ -56,6 +56,9 @@ fn load_open_for_change(tx: &Connection, id: TicketId) -> Result<Ticket, TicketE
 }
 pub mod permissions;
 pub mod removal;
+pub mod rules;
+pub mod rules_apply;
+pub use error::Rejection;
 pub mod sla;
 mod topic;
 pub use topic::{set_help_topic, set_help_topic_in};

@@ -99,12 +99,23 @@ pub struct Appended {
 }
 
 /// Open a ticket in its own transaction.
+/// A ticket refused by a filter or the ban list is logged (and its sender
+/// banned, when the filter says so) in a transaction of its own, since the
+/// attempt's was rolled back.
 pub fn open(store: &Store, actor: &Actor, new: NewTicket) -> Result<Opened, TicketError> {
-    with_tx(store, |tx| open_in(tx, actor, new))
+    match with_tx(store, |tx| open_in(tx, actor, new)) {
+        Err(TicketError::Rejected(r)) => {
+            with_tx(store, |tx| super::rules_apply::record_rejection(tx, &r))?;
+            Err(TicketError::Rejected(r))
+        }
+        other => other,
+    }
 }
 
 /// Open a ticket inside the caller's transaction.
-pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened, TicketError> {
+pub fn open_in(tx: &Connection, actor: &Actor, mut new: NewTicket) -> Result<Opened, TicketError> {
+    // Ban list and filters first: they may refuse the ticket or route it.
+    let filtered = super::rules_apply::before_open(tx, actor, &mut new)?;
     let from_mail = new.mail.is_some();
     let email = content::validate_email(&new.customer_email)?;
     let name = new.customer_name.trim().to_string();
@@ -246,6 +257,7 @@ pub fn open_in(tx: &Connection, actor: &Actor, new: NewTicket) -> Result<Opened,
         named,
         now,
     )?;
+    filtered.finish(tx, ticket)?;
     Ok(Opened {
         ticket,
         number,

@@ -89,6 +89,8 @@ impl From<crate::tickets::TicketError> for WebError {
         match e {
             T::NotFound(_) => WebError::NotFound,
             T::Invalid(_, msg) => WebError::BadRequest(msg),
+            // A polite refusal: the submitter is not told which rule said no.
+            T::Rejected(_) => WebError::BadRequest(crate::web::i18n::t("en", "rules.refused", &[])),
             T::Store(s) => WebError::from(s),
         }
     }

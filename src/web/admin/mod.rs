@@ -212,3 +212,7 @@ async fn index(
     let ctx = admin_page(store, &me, "index").await?;
     render(templates, "admin/index.html", &ctx)
 }
+pub mod bans;
+pub mod filter_form;
+pub mod filter_test;
+pub mod filters;
