@@ -564,3 +564,20 @@ pub fn department_plan(conn: &Connection, id: DepartmentId) -> StoreResult<Optio
         .ctx(|| format!("loading the SLA plan of department {id}"))?
         .flatten())
 }
+
+/// Active help topics as (id, name), for the ticket page's topic choice;
+/// a sub-topic shows as "Parent / Child".
+pub fn help_topic_choices(conn: &Connection) -> StoreResult<Vec<(HelpTopicId, String)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT h.id, CASE WHEN p.name IS NULL THEN h.name ELSE p.name || ' / ' || h.name END
+             FROM help_topics h LEFT JOIN help_topics p ON p.id = h.parent_id
+             WHERE h.active = 1 ORDER BY 2 COLLATE NOCASE",
+        )
+        .ctx(|| "listing help topics".into())?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx(|| "listing help topics".into())?;
+    rows.collect::<Result<_, _>>()
+        .ctx(|| "listing help topics".into())
+}

@@ -83,6 +83,14 @@ pub fn set_clock(
     Ok(())
 }
 
+/// A hand-set due date: no clock start to recompute it from.
+pub fn clear_clock_start(conn: &Connection, id: TicketId) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE tickets SET sla_started_at = NULL WHERE id = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .ctx(|| format!("stopping the SLA clock of ticket id {id}"))?;
+    Ok(())
+}
+
 /// Record (or clear, on reopening) when the ticket was resolved.
 pub fn set_resolved_at(conn: &Connection, id: TicketId, at: Option<i64>) -> StoreResult<()> {
     conn.prepare_cached("UPDATE tickets SET resolved_at = ?2 WHERE id = ?1")

@@ -198,6 +198,7 @@ pub fn set_due_in(
         return Ok(());
     }
     store::tickets::set_due(tx, t.id, due, store::now())?;
+    super::sla::on_manual_due(tx, t.id)?;
     events::record(
         tx,
         actor,

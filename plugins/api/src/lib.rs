@@ -114,7 +114,8 @@ pub struct TicketEvent {
     pub id: i64,
     /// `created`, `message_received`, `response_added`, `note_added`,
     /// `assigned`, `transferred`, `status_changed`, `priority_changed`,
-    /// `due_changed`, `merged`, `marked_spam`, `spam_released`, `overdue`.
+    /// `due_changed`, `merged`, `marked_spam`, `spam_released`, `overdue`,
+    /// `help_topic_changed`.
     pub kind: String,
     pub ticket_number: String,
     pub subject: String,

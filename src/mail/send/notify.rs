@@ -497,6 +497,10 @@ fn alert_overdue(tx: &Connection, ticket: TicketId) -> StoreResult<()> {
             recipients.push(s);
         }
     }
+    // Nobody owns it: the department (or the admins) must hear of it.
+    if recipients.is_empty() {
+        recipients = department_or_admins(tx, &t)?;
+    }
     alert_staff(
         tx,
         &Actor::System,

@@ -17,7 +17,11 @@
 //!   clears `resolved_at`;
 //! - a transfer or a help-topic change re-derives an inherited plan (help
 //!   topic's, else department's, else the default) and recomputes the due
-//!   date from when the clock started; an explicitly named plan is kept.
+//!   date from when the clock started; an explicitly named plan is kept;
+//! - a due date an agent sets by hand is a promise, as in osTicket: it
+//!   stops the clock (`sla_started_at` NULL) and stays through answers,
+//!   messages, transfers and topic changes until the ticket is resolved or
+//!   closed or the agent changes it.
 //!
 //! osTicket counts its due date from creation (or reopening) and keeps it
 //! across answers; resetting from the last unanswered customer message is
@@ -34,7 +38,7 @@ use rusqlite::Connection;
 
 use super::events::{self, Actor, TicketEvent};
 use super::{with_tx, TicketError};
-use crate::model::{DepartmentId, HelpTopicId, SlaPlanId, StaffId, Status, TicketId};
+use crate::model::{DepartmentId, HelpTopicId, SlaPlanId, Status, TicketId};
 use crate::store::{self, sla_tickets, Store};
 
 /// The plan for a ticket: the explicitly named one (which must exist),
@@ -114,11 +118,19 @@ pub(crate) fn on_open(
     Ok(())
 }
 
-/// Start (or restart) the clock at `now`.
+/// A due date set by hand: no clock runs, nothing recomputes it.
+fn is_manual(s: &sla_tickets::TicketSla) -> bool {
+    s.sla_started_at.is_none() && s.due_at.is_some()
+}
+
+/// Start (or restart) the clock at `now`, unless a hand-set due date holds.
 fn start_clock(tx: &Connection, ticket: TicketId, now: i64) -> Result<(), TicketError> {
     let Some(s) = sla_tickets::get(tx, ticket)? else {
         return Ok(());
     };
+    if is_manual(&s) {
+        return Ok(());
+    }
     let due = match s.sla_plan_id {
         Some(plan) => due_for(tx, plan, now)?,
         None => None,
@@ -127,9 +139,25 @@ fn start_clock(tx: &Connection, ticket: TicketId, now: i64) -> Result<(), Ticket
     Ok(())
 }
 
-/// Nobody waits for staff: no due date, no overdue marker.
+/// Nobody waits for staff: no due date, no overdue marker (a hand-set due
+/// date stays).
 fn stop_clock(tx: &Connection, ticket: TicketId, now: i64) -> Result<(), TicketError> {
+    if sla_tickets::get(tx, ticket)?.is_some_and(|s| is_manual(&s)) {
+        return Ok(());
+    }
     sla_tickets::set_clock(tx, ticket, None, None, now)?;
+    Ok(())
+}
+
+/// Resolved or closed: every due date goes, the hand-set one too.
+fn end_clock(tx: &Connection, ticket: TicketId, now: i64) -> Result<(), TicketError> {
+    sla_tickets::set_clock(tx, ticket, None, None, now)?;
+    Ok(())
+}
+
+/// An agent set (or cleared) the due date by hand: the clock stops.
+pub(crate) fn on_manual_due(tx: &Connection, ticket: TicketId) -> Result<(), TicketError> {
+    sla_tickets::clear_clock_start(tx, ticket)?;
     Ok(())
 }
 
@@ -143,7 +171,7 @@ pub(crate) fn on_status(
     now: i64,
 ) -> Result<(), TicketError> {
     if to.is_done() {
-        stop_clock(tx, ticket, now)?;
+        end_clock(tx, ticket, now)?;
         sla_tickets::set_resolved_at(tx, ticket, Some(now))?;
         return Ok(());
     }
@@ -263,11 +291,4 @@ pub fn response_times(s: &sla_tickets::TicketSla) -> (Option<i64>, Option<i64>) 
         s.first_response_at.map(|t| (t - s.created_at).max(0)),
         s.resolved_at.map(|t| (t - s.created_at).max(0)),
     )
-}
-
-/// Set an agent's away flag: away agents get no auto-assigned tickets.
-pub fn set_away(store: &Store, staff: StaffId, away: bool) -> Result<(), TicketError> {
-    let conn = store.conn()?;
-    sla_tickets::set_away(&conn, staff, away)?;
-    Ok(())
 }

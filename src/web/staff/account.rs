@@ -15,7 +15,13 @@ use crate::web::{db, i18n, WebError};
 pub const MIN_PASSWORD: usize = 10;
 
 pub fn routes() -> Vec<Route> {
-    routes![password_page, change_password, sessions_page, logout_others]
+    routes![
+        password_page,
+        change_password,
+        sessions_page,
+        logout_others,
+        set_away
+    ]
 }
 
 async fn password_form(
@@ -25,7 +31,10 @@ async fn password_form(
     error: Option<String>,
     done: bool,
 ) -> Result<RawHtml<String>, WebError> {
+    let id = me.staff_id;
+    let away = db(store, move |c| crate::store::sla_tickets::is_away(c, id)).await?;
     let mut ctx = page(store, me, "account").await?;
+    ctx.insert("away", &away);
     ctx.insert("error", &error);
     ctx.insert("done", &done);
     ctx.insert("forced", &me.must_change_password);
@@ -118,4 +127,24 @@ async fn logout_others(store: &State<Store>, me: StaffSession) -> Result<Redirec
     let (id, keep) = (me.staff_id, me.session_id);
     db(store, move |c| sessions::delete_others(c, id, keep)).await?;
     Ok(Redirect::to("/account/sessions"))
+}
+
+#[derive(FromForm)]
+struct AwayForm {
+    away: bool,
+}
+
+/// Away agents get no auto-assigned tickets (they keep the ones they have).
+#[post("/account/away", data = "<form>")]
+async fn set_away(
+    store: &State<Store>,
+    me: StaffSession,
+    form: Form<AwayForm>,
+) -> Result<Redirect, WebError> {
+    let (id, away) = (me.staff_id, form.away);
+    db(store, move |c| {
+        crate::store::sla_tickets::set_away(c, id, away)
+    })
+    .await?;
+    Ok(Redirect::to("/account/password"))
 }

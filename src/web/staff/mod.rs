@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod canned;
 pub mod login;
 pub mod queues;
+pub mod sla_box;
 pub mod ticket;
 
 use rocket::response::content::RawHtml;
@@ -27,6 +28,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(actions::routes());
     r.extend(bulk::routes());
     r.extend(canned::routes());
+    r.extend(sla_box::routes());
     r
 }
 

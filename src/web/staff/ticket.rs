@@ -118,6 +118,8 @@ async fn show(
             ))
         })
         .await?;
+    let lang = me.lang.clone();
+    let sla_box = db(store, move |c| super::sla_box::load(c, tid, &lang)).await?;
     let last_entry = thread.last().map_or(0, |e| e.id.0);
     let entries: Vec<serde_json::Value> = thread
         .iter()
@@ -189,6 +191,7 @@ async fn show(
     ctx.insert("status_current", &status_current);
     ctx.insert("canned", &canned);
     ctx.insert("lock_secs", &LOCK_SECS);
+    ctx.insert("sla", &sla_box);
     ctx.insert("can", &perms.to_json());
     ctx.insert("teams", &team_list);
     render(templates, "staff/ticket.html", &ctx)
