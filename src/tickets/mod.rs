@@ -64,6 +64,6 @@ mod topic;
 pub use topic::{set_help_topic, set_help_topic_in};
 mod team;
 pub use team::{assign_team, assign_team_in, set_subject, set_subject_in};
-pub mod tags;
 pub mod statuses;
+pub mod tags;
 pub use statuses::{set_status_label, set_status_label_in};
