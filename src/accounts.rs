@@ -133,9 +133,13 @@ fn may_mail(conn: &Connection, kind: &str, email: &str) -> Result<bool> {
     Ok(sent < MAILS_PER_ADDRESS_HOUR)
 }
 
-fn base_url() -> String {
+fn base_url(conn: &Connection) -> Result<String> {
     let config = send::config();
-    links::base_url(&config.server.base_url, &config.server.listen)
+    Ok(links::public_base(
+        conn,
+        &config.server.base_url,
+        &config.server.listen,
+    )?)
 }
 
 /// "Check ticket status": mail a fresh access link for ticket `number` to
@@ -267,7 +271,7 @@ fn send_verify(
         return Ok(());
     }
     let token = new_token(tx, customer, Purpose::Verify, email, VERIFY_TOKEN_SECS)?;
-    let link = format!("{}/portal/verify?token={token}", base_url());
+    let link = format!("{}/portal/verify?token={token}", base_url(tx)?);
     soft_mail(
         "account_verify",
         send::account::queue_account_verify(tx, name, email, locale, &link),
@@ -285,7 +289,7 @@ fn send_reset(
         return Ok(());
     }
     let token = new_token(tx, customer, Purpose::Reset, email, RESET_TOKEN_SECS)?;
-    let link = format!("{}/portal/reset?token={token}", base_url());
+    let link = format!("{}/portal/reset?token={token}", base_url(tx)?);
     soft_mail(
         "password_reset",
         notify::queue_password_reset(tx, name, email, locale, &link),

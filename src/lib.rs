@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod cli;
 pub mod config;
+pub mod display;
 pub mod mail;
 pub mod model;
 pub mod plugin;

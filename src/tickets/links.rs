@@ -134,7 +134,20 @@ pub fn url(base_url: &str, number: &str, token: &str) -> String {
     )
 }
 
-/// The public base URL: `server.base_url`, or `http://{server.listen}`.
+/// The public base URL for links in mail and pages: the helpdesk URL an
+/// admin set (`helpdesk.url`), else `server.base_url`, else
+/// `http://{server.listen}`.
+pub fn public_base(conn: &Connection, configured_base: &str, listen: &str) -> StoreResult<String> {
+    let set = store::settings::get_or(conn, "helpdesk.url", "")?;
+    let set = set.trim().trim_end_matches('/');
+    if set.is_empty() {
+        Ok(base_url(configured_base, listen))
+    } else {
+        Ok(set.to_string())
+    }
+}
+
+/// The configured base URL: `server.base_url`, or `http://{server.listen}`.
 pub fn base_url(configured_base: &str, listen: &str) -> String {
     let b = configured_base.trim().trim_end_matches('/');
     if b.is_empty() {

@@ -84,6 +84,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         }
         anyhow::anyhow!("the embedded templates do not load: {msg}")
     })?;
+    crate::display::attach(store.clone());
     let rocket = rocket::custom(rocket_config(&config)?)
         .manage(store)
         .manage(config)

@@ -40,6 +40,9 @@ impl Templates {
                 .ok_or_else(|| tera::Error::msg("asset() needs path=\"...\""))?;
             Ok(Value::String(assets::asset_url(path)))
         });
+        tera.register_function("timezone", |_: &HashMap<String, Value>| {
+            Ok(Value::String(crate::display::zone_name()))
+        });
         tera.register_filter("datetime", datetime);
         tera.register_filter("ago", ago);
         tera.register_filter("filesize", filesize);
@@ -67,16 +70,13 @@ fn as_ts(v: &Value) -> Option<i64> {
     v.as_i64()
 }
 
-/// `ts | datetime` → "2026-11-23 14:05" (UTC).
+/// `ts | datetime` → "2026-11-23 14:05", in the helpdesk's time zone and
+/// date format (crate::display).
 fn datetime(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let Some(ts) = as_ts(v) else {
         return Ok(Value::String(String::new()));
     };
-    Ok(Value::String(
-        chrono::DateTime::from_timestamp(ts, 0)
-            .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default(),
-    ))
+    Ok(Value::String(crate::display::datetime(ts)))
 }
 
 /// `ts | ago(lang=lang)` → "5 min", "3 h", "2 d" (short, for dense tables).
@@ -114,16 +114,13 @@ fn filesize(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     Ok(Value::String(s))
 }
 
-/// `ts | dtlocal` → "2026-11-23T14:05", the value of a datetime-local input.
+/// `ts | dtlocal` → "2026-11-23T14:05", the value of a datetime-local input
+/// in the helpdesk's time zone.
 fn dtlocal(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let Some(ts) = as_ts(v) else {
         return Ok(Value::String(String::new()));
     };
-    Ok(Value::String(
-        chrono::DateTime::from_timestamp(ts, 0)
-            .map(|d| d.format("%Y-%m-%dT%H:%M").to_string())
-            .unwrap_or_default(),
-    ))
+    Ok(Value::String(crate::display::input_value(ts)))
 }
 
 /// `s | trunc(length=80)`: at most that many characters, with "…".

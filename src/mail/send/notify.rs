@@ -137,7 +137,7 @@ fn base_context(
     access_link: &str,
 ) -> StoreResult<tera::Context> {
     let config = super::config();
-    let base = links::base_url(&config.server.base_url, &config.server.listen);
+    let base = links::public_base(tx, &config.server.base_url, &config.server.listen)?;
     let mut ctx = tera::Context::new();
     ctx.insert(
         "helpdesk",
@@ -186,7 +186,7 @@ fn access_link(tx: &Connection, t: &TicketFacts, email: &str) -> StoreResult<Str
     let secret = links::secret(tx, &config.server.secret)?;
     let days = settings::get_i64(tx, "portal.link_ttl_days", 30)?.max(1);
     let token = links::sign(&secret, t.id, email, store::now() + days * 86400);
-    let base = links::base_url(&config.server.base_url, &config.server.listen);
+    let base = links::public_base(tx, &config.server.base_url, &config.server.listen)?;
     Ok(links::url(&base, &t.number, &token))
 }
 

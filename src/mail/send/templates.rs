@@ -300,7 +300,8 @@ pub fn preview_source(
 pub fn sample_context(conn: &Connection, lang: &str) -> Result<tera::Context, TemplateError> {
     let helpdesk = store::settings::get_or(conn, "helpdesk.name", "Oxidesk")?;
     let config = super::config();
-    let base = crate::tickets::links::base_url(&config.server.base_url, &config.server.listen);
+    let base =
+        crate::tickets::links::public_base(conn, &config.server.base_url, &config.server.listen)?;
     let rtl = direction(lang) == "rtl";
     let (customer, subject, text) = if rtl {
         (

@@ -177,6 +177,8 @@ async fn save(
     })
     .await?;
     if refused.is_empty() {
+        // Pages show dates with the saved zone and format from now on.
+        crate::display::invalidate();
         return Ok(Submitted::to("/admin/settings?saved=true"));
     }
     let mut errors = Errors::default();

@@ -345,7 +345,7 @@ pub fn parse_due(v: &str) -> Result<Option<i64>, WebError> {
                 .map(|d| d.and_hms_opt(17, 0, 0).unwrap_or_default())
         })
         .map_err(|_| WebError::BadRequest(format!("{v:?} is not a date and time")))?;
-    Ok(Some(parsed.and_utc().timestamp()))
+    Ok(Some(crate::display::from_local(parsed)))
 }
 
 #[post("/tickets/<id>/due", data = "<form>")]
