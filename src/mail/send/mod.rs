@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
 
+pub mod deferred;
 pub mod notify;
 pub mod queue;
 pub mod templates;
