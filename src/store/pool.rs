@@ -171,7 +171,7 @@ impl Store {
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
-            if opts.migrate {
+            if opts.migrate && !migrations::up_to_date(&conn) {
                 super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }
