@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use r2d2::{CustomizeConnection, Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::{StoreError, StoreResult};
@@ -184,15 +183,6 @@ impl Store {
             setup = conn;
         }
         let backend = if opts.single_connection {
-            // A one-shot process (each piped mail) must not checkpoint the
-            // WAL into the database when it closes the file as its last
-            // user: that costs three more fsyncs and the WAL's deletion and
-            // re-creation per message. Commits are in the WAL, synced;
-            // SQLite's automatic checkpoint (every 1000 pages) and `serve`
-            // move them into the database file.
-            setup
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-                .map_err(|e| StoreError::wrap("configuring the connection", e))?;
             Backend::Single {
                 slot: Arc::new(Slot {
                     conn: Mutex::new(Some(setup)),
