@@ -139,3 +139,59 @@ fn an_alert_about_a_deleted_ticket_fails_with_a_reason() {
     assert_eq!(state, "failed");
     assert!(answer.contains("no longer exists"), "{answer}");
 }
+
+#[test]
+fn the_raw_message_is_stored_with_its_outcome_and_linked_to_its_entry() {
+    configure();
+    let env = Env::new(free_port());
+    let (ticket, _) = new_ticket(env.pipe(&customer_mail(
+        "dana@customer.example",
+        "raw-once@customer.example",
+        "Raw",
+        "",
+    )));
+    let (raw_id, status, raw_ticket, error): (i64, String, Option<i64>, Option<String>) = env
+        .conn()
+        .query_row(
+            "SELECT id, status, ticket_id, error FROM raw_messages",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "stored");
+    assert_eq!(raw_ticket, Some(ticket.0));
+    assert_eq!(error, None);
+    let linked: Option<i64> = env
+        .conn()
+        .query_row(
+            "SELECT raw_message_id FROM entries WHERE ticket_id = ?1",
+            [ticket.0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(linked, Some(raw_id));
+
+    // A sender the domain refuses: quarantined with the reason, no entry.
+    let outcome = env.pipe(
+        "From: not-an-address\r\nSubject: Hi\r\nMessage-ID: <refused@x.example>\r\n\r\nHello\r\n",
+    );
+    let raw_id = match outcome {
+        oxidesk::tickets::intake::IntakeOutcome::Quarantined { raw_id, .. } => raw_id,
+        other => panic!("expected quarantine, got {other:?}"),
+    };
+    let (status, error, ticket): (String, Option<String>, Option<i64>) = env
+        .conn()
+        .query_row(
+            "SELECT status, error, ticket_id FROM raw_messages WHERE id = ?1",
+            [raw_id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), ticket), ("quarantined", None));
+    assert!(error.is_some_and(|e| !e.is_empty()));
+    let entries: i64 = env
+        .conn()
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(entries, 1);
+}
