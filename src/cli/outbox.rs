@@ -91,6 +91,12 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Show { id, raw } => {
             let conn = store.conn()?;
             if raw {
+                if store::outbox::is_unrendered(&conn, id)? {
+                    anyhow::bail!(
+                        "outgoing mail {id} is built by the outbox worker just before it is sent; \
+                         run `oxidesk outbox run` (or let `serve` send it) and look again"
+                    );
+                }
                 let data = store::outbox::raw(&conn, id)?
                     .with_context(|| format!("there is no outgoing mail {id}"))?;
                 std::io::stdout().write_all(&data)?;

@@ -74,6 +74,14 @@ pub fn ticket_by_message_id(conn: &Connection, message_id: &str) -> StoreResult<
     .ctx(|| format!("looking up the entry with Message-ID {message_id}"))
 }
 
+/// Link an entry to the raw message it was made from.
+pub fn set_raw_message_id(conn: &Connection, id: EntryId, raw: RawMessageId) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE entries SET raw_message_id = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, raw]))
+        .ctx(|| format!("linking entry {id} to raw message {raw}"))?;
+    Ok(())
+}
+
 /// Record the Message-ID an outgoing response was sent with, so replies to
 /// it thread onto the ticket.
 pub fn set_message_id(conn: &Connection, id: EntryId, message_id: &str) -> StoreResult<()> {

@@ -57,6 +57,13 @@ pub struct ClaimedMail {
     pub attempts: i64,
     /// When it was queued (or queued again by an admin): the give-up clock.
     pub queued_at: i64,
+    pub kind: String,
+    pub ticket: Option<TicketId>,
+    pub entry: Option<EntryId>,
+    pub message_id: String,
+    /// Set when the message is still to be rendered (`raw` is empty then):
+    /// what to build, see `mail::send::deferred`.
+    pub render: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "id, kind, ticket_id, entry_id, message_id, envelope_from, recipients,
@@ -117,6 +124,68 @@ pub fn insert(conn: &Connection, mail: &NewOutboxMail) -> StoreResult<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Queue a message to be rendered by the worker just before its first
+/// delivery attempt: `mail.raw` is empty and `render` says what to build.
+/// Message-ID, recipient and envelope sender are fixed now.
+pub fn insert_to_render(conn: &Connection, mail: &NewOutboxMail, render: &str) -> StoreResult<i64> {
+    let now = super::now();
+    let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_lowercase()).collect();
+    conn.prepare_cached(
+        "INSERT INTO outbox (kind, ticket_id, entry_id, message_id, envelope_from, recipients,
+                             subject, raw, render, state, attempts, next_attempt_at, queued_at,
+                             created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, X'', ?8, 'queued', 0, ?9, ?9, ?9)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            mail.kind,
+            mail.ticket,
+            mail.entry,
+            mail.message_id,
+            mail.envelope_from,
+            recipients.join("\n"),
+            mail.subject,
+            render,
+            now
+        ])
+    })
+    .ctx(|| format!("queueing a {} mail to {}", mail.kind, recipients.join(", ")))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Store the message the worker rendered for a claimed row (its subject
+/// and complete bytes) so every later attempt sends exactly these bytes.
+/// False when the claim was lost.
+pub fn set_rendered(
+    conn: &Connection,
+    id: i64,
+    claim: &str,
+    subject: &str,
+    raw: &[u8],
+) -> StoreResult<bool> {
+    let n = conn
+        .execute(
+            "UPDATE outbox SET subject = ?3, raw = ?4, render = NULL,
+                    lease_until = lease_until + length(?4) / 10000
+             WHERE id = ?1 AND claim = ?2",
+            params![id, claim, subject, raw],
+        )
+        .ctx(|| format!("storing the rendered outgoing mail {id}"))?;
+    Ok(n == 1)
+}
+
+/// Whether a row is still waiting to be rendered by the worker.
+pub fn is_unrendered(conn: &Connection, id: i64) -> StoreResult<bool> {
+    conn.query_row(
+        "SELECT render IS NOT NULL FROM outbox WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|v| v.unwrap_or(false))
+    .ctx(|| format!("loading outgoing mail {id}"))
+}
+
 /// How many `kind` mails were queued for exactly `recipient` since `since`
 /// (the auto-response loop limit).
 pub fn count_recent(
@@ -152,7 +221,8 @@ pub fn claim_next(
                      WHERE (state = 'queued' AND next_attempt_at <= ?1)
                         OR (state = 'sending' AND lease_until < ?1)
                      ORDER BY next_attempt_at, id LIMIT 1)
-         RETURNING id, envelope_from, recipients, raw, attempts, queued_at",
+         RETURNING id, envelope_from, recipients, raw, attempts, queued_at, kind, ticket_id,
+                   entry_id, message_id, render",
         params![now, claim, lease_secs],
         |r| {
             let recipients: String = r.get(2)?;
@@ -164,6 +234,11 @@ pub fn claim_next(
                 raw: r.get(3)?,
                 attempts: r.get(4)?,
                 queued_at: r.get(5)?,
+                kind: r.get(6)?,
+                ticket: r.get(7)?,
+                entry: r.get(8)?,
+                message_id: r.get(9)?,
+                render: r.get(10)?,
             })
         },
     )

@@ -1,5 +1,6 @@
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -124,12 +125,33 @@ impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
     }
 }
 
+/// How long `wait_when_busy` keeps trying, in ms (the store's busy timeout;
+/// a process opens one store, or stores with the same timeout).
+static BUSY_TIMEOUT_MS: AtomicU32 = AtomicU32::new(5000);
+
+/// Busy handler: try again every millisecond until the busy timeout. SQLite's
+/// own handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, so a writer
+/// waiting behind a 10 ms transaction (another piped mail) often slept 20–50
+/// ms: concurrent pipes took turns with long gaps between them.
+fn wait_when_busy(tries: i32) -> bool {
+    let waited_ms = u64::try_from(tries).unwrap_or(0) * 11 / 10;
+    if waited_ms >= u64::from(BUSY_TIMEOUT_MS.load(Ordering::Relaxed)) {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
+}
+
 /// Per-connection settings. WAL lets readers run beside the one writer.
 /// synchronous=FULL syncs the WAL at every commit: when we tell the MTA (or
 /// an agent) that something is stored, it survives a power cut too, which
 /// matters more here than the fsync it costs.
 fn configure(conn: &Connection, busy_timeout: Duration, cache_kib: u32) -> rusqlite::Result<()> {
-    conn.busy_timeout(busy_timeout)?;
+    BUSY_TIMEOUT_MS.store(
+        busy_timeout.as_millis().clamp(1, u32::MAX as u128) as u32,
+        Ordering::Relaxed,
+    );
+    conn.busy_handler(Some(wait_when_busy))?;
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
@@ -175,7 +197,7 @@ impl Store {
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(mode, "the database is not in WAL mode");
             }
-            if opts.migrate {
+            if opts.migrate && !migrations::up_to_date(&conn) {
                 super::backup::before_migrations(&conn, &opts.path)?;
                 migrations::apply(&conn)?;
             }

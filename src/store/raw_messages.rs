@@ -52,6 +52,33 @@ pub fn insert(conn: &Connection, m: &NewRawRow<'_>) -> StoreResult<RawMessageId>
     Ok(RawMessageId(conn.last_insert_rowid()))
 }
 
+/// Store a message already filed on `ticket` (status stored), in one
+/// write: the message is not rewritten by a later status update.
+pub fn insert_filed(
+    conn: &Connection,
+    m: &NewRawRow<'_>,
+    ticket: TicketId,
+) -> StoreResult<RawMessageId> {
+    conn.prepare_cached(
+        "INSERT INTO raw_messages (dedupe_key, message_id, size, data, source, status, error,
+             received_at, ticket_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'stored', NULL, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.dedupe_key,
+            m.message_id,
+            m.data.len() as i64,
+            m.data,
+            m.source,
+            m.now,
+            ticket
+        ])
+    })
+    .ctx(|| "storing the raw message".into())?;
+    Ok(RawMessageId(conn.last_insert_rowid()))
+}
+
 /// The message was filed on `ticket`.
 pub fn mark_stored(conn: &Connection, id: RawMessageId, ticket: TicketId) -> StoreResult<()> {
     conn.prepare_cached(

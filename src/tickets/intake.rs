@@ -219,26 +219,44 @@ pub fn receive(
         (Err(_), None) => None,
     };
     let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
-    let raw_id = store::raw_messages::insert(
-        &tx,
-        &NewRawRow {
-            dedupe_key: &key,
-            message_id: message_id.as_deref(),
-            data: raw,
-            source: source.as_str(),
-            status: if rejected.is_some() {
-                RawStatus::Rejected
-            } else {
-                RawStatus::Quarantined
-            },
-            error: rejected.as_deref(),
-            now: store::now(),
-        },
-    )?;
+    let row = NewRawRow {
+        dedupe_key: &key,
+        message_id: message_id.as_deref(),
+        data: raw,
+        source: source.as_str(),
+        status: RawStatus::Quarantined,
+        error: None,
+        now: store::now(),
+    };
+    // The raw message is written once, with its final status: updating its
+    // row afterwards would rewrite the whole record, the message included
+    // (twice the WAL traffic and memory for a large mail).
     let outcome = match (parsed, rejected) {
-        (_, Some(reason)) => IntakeOutcome::Rejected { raw_id, reason },
-        (Ok(inbound), None) => file_or_quarantine(&mut tx, inbound, raw_id, verdict.as_ref())?,
-        (Err(e), None) => quarantine(&tx, raw_id, &e.to_string())?,
+        (_, Some(reason)) => {
+            let raw_id = store::raw_messages::insert(
+                &tx,
+                &NewRawRow {
+                    status: RawStatus::Rejected,
+                    error: Some(&reason),
+                    ..row
+                },
+            )?;
+            IntakeOutcome::Rejected { raw_id, reason }
+        }
+        (Ok(inbound), None) => {
+            file_or_quarantine(&mut tx, inbound, Raw::New(row), verdict.as_ref())?
+        }
+        (Err(e), None) => {
+            let reason = e.to_string();
+            let raw_id = store::raw_messages::insert(
+                &tx,
+                &NewRawRow {
+                    error: Some(&reason),
+                    ..row
+                },
+            )?;
+            IntakeOutcome::Quarantined { raw_id, reason }
+        }
     };
     tx.commit()
         .map_err(|e| StoreError::wrap("committing the message", e))?;
@@ -268,7 +286,7 @@ pub fn retry(store: &Store, raw_id: RawMessageId) -> Result<IntakeOutcome, Intak
     let mut conn = store.conn()?;
     let mut tx = begin(&mut conn)?;
     let outcome = match parsed {
-        Ok(inbound) => file_or_quarantine(&mut tx, inbound, raw_id, None)?,
+        Ok(inbound) => file_or_quarantine(&mut tx, inbound, Raw::Stored(raw_id), None)?,
         Err(e) => quarantine(&tx, raw_id, &e.to_string())?,
     };
     tx.commit()
@@ -294,18 +312,25 @@ fn quarantine(
     })
 }
 
+/// The raw message being filed: already in `raw_messages` (a quarantined
+/// message retried), or new, written once its outcome is known.
+enum Raw<'a> {
+    Stored(RawMessageId),
+    New(NewRawRow<'a>),
+}
+
 /// File a parsed message; a message the domain refuses (an unusable sender
 /// address, say) is quarantined instead, its partial writes rolled back.
 fn file_or_quarantine(
     tx: &mut Transaction<'_>,
     inbound: Inbound,
-    raw_id: RawMessageId,
+    raw: Raw<'_>,
     verdict: Option<&FilterOutcome>,
 ) -> Result<IntakeOutcome, IntakeError> {
     let sp = tx
         .savepoint()
         .map_err(|e| StoreError::wrap("storing the message", e))?;
-    match file(&sp, inbound, raw_id, verdict) {
+    match file(&sp, inbound, &raw, verdict) {
         Ok(outcome) => {
             sp.commit()
                 .map_err(|e| StoreError::wrap("storing the message", e))?;
@@ -317,7 +342,20 @@ fn file_or_quarantine(
         Err(TicketError::Rejected(r)) => {
             drop(sp);
             super::rules_apply::record_rejection(tx, &r).map_err(IntakeError::from)?;
-            store::raw_messages::mark_rejected(tx, raw_id, &r.reason)?;
+            let raw_id = match raw {
+                Raw::Stored(raw_id) => {
+                    store::raw_messages::mark_rejected(tx, raw_id, &r.reason)?;
+                    raw_id
+                }
+                Raw::New(row) => store::raw_messages::insert(
+                    tx,
+                    &NewRawRow {
+                        status: RawStatus::Rejected,
+                        error: Some(&r.reason),
+                        ..row
+                    },
+                )?,
+            };
             Ok(IntakeOutcome::Rejected {
                 raw_id,
                 reason: r.reason,
@@ -325,19 +363,31 @@ fn file_or_quarantine(
         }
         Err(refused) => {
             drop(sp); // rolls back to the savepoint
-            quarantine(tx, raw_id, &refused.to_string())
+            let reason = refused.to_string();
+            match raw {
+                Raw::Stored(raw_id) => quarantine(tx, raw_id, &reason),
+                Raw::New(row) => {
+                    let row = NewRawRow {
+                        status: RawStatus::Quarantined,
+                        error: Some(&reason),
+                        ..row
+                    };
+                    let raw_id = store::raw_messages::insert(tx, &row)?;
+                    Ok(IntakeOutcome::Quarantined { raw_id, reason })
+                }
+            }
         }
     }
 }
 
-/// Thread the message onto a ticket (or open one) and mark the raw message
-/// as filed. A new ticket follows the filters' verdict: spam is kept but
-/// marked (closed, hidden from queues, no auto-response), a reroute names
-/// its department.
+/// Thread the message onto a ticket (or open one) and record the raw
+/// message as filed there. A new ticket follows the filters' verdict: spam
+/// is kept but marked (closed, hidden from queues, no auto-response), a
+/// reroute names its department.
 fn file(
     tx: &Connection,
     mut inbound: Inbound,
-    raw_id: RawMessageId,
+    raw: &Raw<'_>,
     verdict: Option<&FilterOutcome>,
 ) -> Result<IntakeOutcome, TicketError> {
     let now = store::now();
@@ -357,7 +407,10 @@ fn file(
         message_id: inbound.message_id.clone(),
         in_reply_to: inbound.in_reply_to.clone(),
         references: inbound.references.clone(),
-        raw_message_id: Some(raw_id),
+        raw_message_id: match raw {
+            Raw::Stored(id) => Some(*id),
+            Raw::New(_) => None, // set below, once the row exists
+        },
         auto: inbound.auto.clone(),
         recipients: super::rules::recipients_of(&inbound),
         headers: std::mem::take(&mut inbound.headers),
@@ -367,7 +420,7 @@ fn file(
         html: inbound.html,
     };
     let attachments: Vec<NewAttachment> = inbound.attachments.into_iter().map(Into::into).collect();
-    let (ticket, outcome) = match existing {
+    let (ticket, entry, outcome) = match existing {
         Some(ticket) => {
             let a = append_message_in(
                 tx,
@@ -386,7 +439,7 @@ fn file(
                 number: a.number,
                 reopened: a.reopened,
             };
-            (a.ticket, outcome)
+            (a.ticket, a.entry, outcome)
         }
         None => {
             let mut new = NewTicket::new(Source::Email, email, name, inbound.subject, body);
@@ -421,10 +474,16 @@ fn file(
                 ticket: o.ticket,
                 number: o.number,
             };
-            (o.ticket, outcome)
+            (o.ticket, o.entry, outcome)
         }
     };
-    store::raw_messages::mark_stored(tx, raw_id, ticket)?;
+    match raw {
+        Raw::Stored(id) => store::raw_messages::mark_stored(tx, *id, ticket)?,
+        Raw::New(row) => {
+            let id = store::raw_messages::insert_filed(tx, row, ticket)?;
+            store::entries::set_raw_message_id(tx, entry, id)?;
+        }
+    }
     Ok(outcome)
 }
 

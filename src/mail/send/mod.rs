@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::Config;
 
 pub mod account;
+pub mod deferred;
 pub mod notify;
 pub mod queue;
 pub mod templates;

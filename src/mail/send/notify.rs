@@ -9,6 +9,7 @@
 use rusqlite::Connection;
 use serde_json::json;
 
+use super::deferred;
 use super::queue::{queue, MailAttachment, OutgoingMail, QueueError, Sender};
 use super::templates::{self, TemplateError};
 use crate::model::{EntryId, StaffId, TicketId};
@@ -120,7 +121,7 @@ fn department_sender(t: &TicketFacts) -> Option<Sender> {
 
 /// The subject must carry `[#NUMBER]` whatever the template says, so a
 /// reply whose client drops the threading headers still finds the ticket.
-fn with_token(subject: &str, number: &str) -> String {
+pub(super) fn with_token(subject: &str, number: &str) -> String {
     let token = format!("[#{number}]");
     if subject.contains(&token) {
         subject.to_string()
@@ -130,7 +131,7 @@ fn with_token(subject: &str, number: &str) -> String {
 }
 
 /// Variables every ticket mail gets.
-fn base_context(
+pub(super) fn base_context(
     tx: &Connection,
     t: &TicketFacts,
     customer_email: &str,
@@ -163,7 +164,7 @@ fn base_context(
     Ok(ctx)
 }
 
-fn entry_context(ctx: &mut tera::Context, e: &mail_facts::EntryFacts) {
+pub(super) fn entry_context(ctx: &mut tera::Context, e: &mail_facts::EntryFacts) {
     let html = match e.body_html.as_deref().filter(|h| !h.trim().is_empty()) {
         // Stored HTML was sanitised when it was stored.
         Some(h) => h.to_string(),
@@ -323,6 +324,10 @@ fn response(tx: &Connection, ticket: TicketId, entry: EntryId) -> StoreResult<()
     Ok(())
 }
 
+/// Alerts rendered by the outbox worker when it sends them (see
+/// `deferred`): the ones a piped mail causes, to a whole department.
+const DEFERRED: &[&str] = &["alert_new_ticket", "alert_new_message"];
+
 /// One alert per staff member, in their language, never to the actor.
 fn alert_staff(
     tx: &Connection,
@@ -337,6 +342,22 @@ fn alert_staff(
         Actor::Staff { id, .. } => Some(*id),
         _ => None,
     };
+    if DEFERRED.contains(&template) {
+        let actor_name = actor.display_name();
+        let mut seen = Vec::new();
+        for staff in recipients {
+            if Some(staff.id) == actor_id
+                || seen.contains(&staff.id)
+                || staff.email.trim().is_empty()
+            {
+                continue;
+            }
+            seen.push(staff.id);
+            let entry = entry.map(|e| e.id);
+            deferred::queue_alert(tx, t, entry, template, &staff, actor_name, reopened)?;
+        }
+        return Ok(());
+    }
     let customer_email = mail_facts::customer_address(tx, t.id, t.customer_id)?.unwrap_or_default();
     // What every recipient's alert shares, built once: the entry's text is
     // trimmed and escaped once, not once per department member.

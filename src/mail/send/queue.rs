@@ -128,6 +128,51 @@ pub fn queue(tx: &Connection, mail: OutgoingMail) -> Result<QueuedMail, QueueErr
     })
 }
 
+/// Queue a mail the outbox worker renders just before its first delivery
+/// (see `deferred`): only the row is written here, with its recipient, a
+/// provisional `subject` for listings and the Message-ID, fixed now so that
+/// threading and duplicate detection work as for any other mail.
+pub fn queue_to_render(
+    tx: &Connection,
+    kind: &str,
+    ticket: Option<TicketId>,
+    entry: Option<EntryId>,
+    to: &str,
+    subject: &str,
+    render: &str,
+) -> Result<QueuedMail, QueueError> {
+    let config = super::config();
+    let recipient = parse_address(to)?.to_string();
+    let envelope_from = envelope_sender(&config, None)?;
+    let message_id = new_message_id(&config);
+    let id = store::outbox::insert_to_render(
+        tx,
+        &store::outbox::NewOutboxMail {
+            kind: kind.to_string(),
+            ticket,
+            entry,
+            message_id: message_id.clone(),
+            envelope_from,
+            recipients: vec![recipient],
+            subject: subject.to_string(),
+            raw: Vec::new(),
+        },
+        render,
+    )?;
+    tracing::debug!(id, kind, %message_id, "mail queued, to be rendered when sent");
+    Ok(QueuedMail { id, message_id })
+}
+
+/// The envelope sender `sender` would give, without the display name.
+fn envelope_sender(config: &Config, given: Option<&Sender>) -> Result<String, QueueError> {
+    let email = match given {
+        Some(s) if !s.email.trim().is_empty() => s.email.clone(),
+        _ if !config.smtp.from_address.trim().is_empty() => config.smtp.from_address.clone(),
+        _ => format!("noreply@{}", mail_host(config)),
+    };
+    Ok(parse_address(&email)?.to_string())
+}
+
 fn parse_address(s: &str) -> Result<Address, QueueError> {
     s.trim()
         .parse::<Address>()

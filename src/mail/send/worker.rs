@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::deferred::{self, RenderError};
 use super::transport::{DeliveryError, Transport};
 use crate::config::Config;
 use crate::store::{self, Store, StoreResult};
@@ -90,7 +91,43 @@ pub fn run_due(
             let conn = store.conn()?;
             store::outbox::claim_next(&conn, store::now(), lease, &token)?
         };
-        let Some(mail) = claimed else { break };
+        let Some(mut mail) = claimed else { break };
+        if mail.render.is_some() {
+            let conn = store.conn()?;
+            match deferred::render(&conn, &mail) {
+                Ok(r) => {
+                    let stored = record(|| {
+                        store::outbox::set_rendered(
+                            &conn,
+                            mail.id,
+                            &mail.claim,
+                            &r.subject,
+                            &r.built.raw,
+                        )
+                    })?;
+                    if !stored {
+                        tracing::warn!(id = mail.id, "lost the claim on a mail while rendering it");
+                        continue;
+                    }
+                    mail.raw = r.built.raw;
+                    mail.render = None;
+                }
+                Err(RenderError::Store(e)) if e.is_temporary() => {
+                    let next = store::now() + backoff(config, mail.attempts);
+                    let why = format!("could not render the mail yet: {e}");
+                    record(|| store::outbox::reschedule(&conn, mail.id, &mail.claim, next, &why))?;
+                    summary.retrying += 1;
+                    continue;
+                }
+                Err(e) => {
+                    let why = format!("the mail could not be rendered: {e}");
+                    record(|| store::outbox::mark_failed(&conn, mail.id, &mail.claim, &why))?;
+                    tracing::warn!(id = mail.id, %why, "mail not sent");
+                    summary.failed += 1;
+                    continue;
+                }
+            }
+        }
         let result = transport.deliver(&mail.envelope_from, &mail.recipients, &mail.raw);
         let conn = store.conn()?;
         match result {
