@@ -188,13 +188,13 @@ mod tests {
 
     #[test]
     fn formats_in_the_zone_and_falls_back_on_bad_formats() {
-        let ts = 1_795_000_000; // 2026-11-17 09:46:40 UTC
-        assert_eq!(format_in(Tz::UTC, ts, "%Y-%m-%d %H:%M"), "2026-11-17 09:46");
+        let ts = 1_795_000_000; // 2026-11-18 11:06:40 UTC
+        assert_eq!(format_in(Tz::UTC, ts, "%Y-%m-%d %H:%M"), "2026-11-18 11:06");
         assert_eq!(
             format_in(Tz::Asia__Tehran, ts, "%d.%m.%Y %H:%M"),
-            "17.11.2026 13:16"
+            "18.11.2026 14:36"
         );
-        assert_eq!(format_in(Tz::UTC, ts, "%Q"), "2026-11-17 09:46");
+        assert_eq!(format_in(Tz::UTC, ts, "%Q"), "2026-11-18 11:06");
         assert!(valid_format("%d/%m/%Y"));
         assert!(!valid_format("%Q"));
         assert!(!valid_format(" "));
