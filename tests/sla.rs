@@ -623,10 +623,26 @@ fn round_robin_and_least_open_assign_available_members_only() {
         tickets::set_status(&store, &Actor::System, TicketId(id), Status::Resolved).unwrap();
     }
     assert_eq!(open(None).1, Some(dave));
-    // Nobody available: the ticket stays unassigned.
-    for s in [alice, carol, dave] {
+    // A member whose role cannot reply ("View only") is never picked.
+    for s in [alice, carol] {
         store::sla_tickets::set_away(&conn, s, true).unwrap();
     }
+    conn.execute(
+        "UPDATE staff_departments SET role_id = (SELECT id FROM roles WHERE name = 'View only')
+         WHERE staff_id = ?1",
+        [dave],
+    )
+    .unwrap();
+    assert_eq!(open(None).1, None);
+    // Nobody available: the ticket stays unassigned.
+    conn.execute(
+        "UPDATE staff_departments SET role_id = (SELECT id FROM roles WHERE name = 'Expanded access')
+         WHERE staff_id = ?1",
+        [dave],
+    )
+    .unwrap();
+    assert_eq!(open(None).1, Some(dave));
+    store::sla_tickets::set_away(&conn, dave, true).unwrap();
     assert_eq!(open(None).1, None);
 }
 

@@ -172,7 +172,8 @@ pub struct Candidate {
     pub open_tickets: i64,
 }
 
-/// Available agents of a department (active, not away, members), by id.
+/// Available agents of a department (active, not away, members whose role
+/// lets them reply, or admins), by id.
 pub fn assign_candidates(conn: &Connection, dept: DepartmentId) -> StoreResult<Vec<Candidate>> {
     let mut stmt = conn
         .prepare_cached(
@@ -182,6 +183,9 @@ pub fn assign_candidates(conn: &Connection, dept: DepartmentId) -> StoreResult<V
                     AND t.is_spam = 0)
              FROM staff s JOIN staff_departments m ON m.staff_id = s.id
              WHERE m.department_id = ?1 AND s.active = 1 AND s.away = 0
+               AND (s.is_admin = 1 OR EXISTS (
+                    SELECT 1 FROM role_permissions p
+                    WHERE p.role_id = m.role_id AND p.permission = 'reply'))
              ORDER BY s.id",
         )
         .ctx(|| format!("listing available agents of department {dept}"))?;
