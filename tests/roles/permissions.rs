@@ -165,6 +165,20 @@ fn cases() -> Vec<Case> {
             ok: Status::SeeOther,
         },
         Case {
+            perm: "edit",
+            act: |c, d| post_form(c, &format!("/tickets/{}/tags", d.ticket), "add=vip").status(),
+            done: |d| {
+                q::<i64>(
+                    d,
+                    &format!(
+                        "SELECT COUNT(*) FROM ticket_tags WHERE ticket_id = {}",
+                        d.ticket
+                    ),
+                ) == 1
+            },
+            ok: Status::SeeOther,
+        },
+        Case {
             perm: "ban",
             act: |c, d| post_form(c, &format!("/tickets/{}/spam", d.ticket), "ban=true").status(),
             done: |d| {

@@ -6,8 +6,9 @@ use rocket::form::Form;
 use rocket::response::Redirect;
 use rocket::{post, routes, FromForm, Route, State};
 
-use super::ticket::scoped;
+use super::ticket::permitted;
 use crate::store::Store;
+use crate::tickets::permissions::Permission;
 use crate::tickets::tags;
 use crate::web::auth::StaffSession;
 use crate::web::{domain, WebError};
@@ -41,7 +42,7 @@ async fn change(
     id: i64,
     form: Form<TagForm>,
 ) -> Result<Redirect, WebError> {
-    let head = scoped(store, me.scope(), id).await?;
+    let head = permitted(store, &me, id, Permission::Edit).await?;
     let (tid, actor) = (head.row.id, me.actor());
     let add = form.add.as_deref().map(split_tags).unwrap_or_default();
     let remove: Vec<String> = form.remove.iter().cloned().collect();
