@@ -262,6 +262,52 @@ fn ticket_page_renders_with_a_note_when_the_billing_api_is_down() {
 }
 
 #[test]
+fn the_portal_shows_the_hosting_panel_only_when_allowed() {
+    for show in [true, false] {
+        let d = desk();
+        let cfg = super::config(&format!(
+            "[plugins.hosting]\nurl = \"http://127.0.0.1:{}/includes/api.php\"\n\
+             identifier = \"ident\"\nsecret = \"sekret\"\nrequest_timeout_secs = 2\n\
+             show_to_customers = {show}\n",
+            super::plugins_support::closed_port()
+        ));
+        let registry = Arc::new(Registry::from_config(&cfg, Some(d.store.clone())));
+        let number: String = q(
+            &d,
+            &format!("SELECT number FROM tickets WHERE id = {}", d.ticket.0),
+        );
+        let token = {
+            let conn = d.store.conn().unwrap();
+            let secret = oxidesk::tickets::links::secret(&conn, &cfg.server.secret).unwrap();
+            oxidesk::tickets::links::sign(
+                &secret,
+                d.ticket,
+                "customer@example.com",
+                store::now() + 3600,
+            )
+        };
+        let rocket = oxidesk::web::build(d.store.clone(), cfg)
+            .unwrap()
+            .manage(registry);
+        let c = rocket::local::blocking::Client::tracked(rocket).unwrap();
+        let r = c
+            .get(format!("/portal/tickets/{number}?t={token}"))
+            .dispatch();
+        assert_eq!(r.status(), Status::SeeOther, "the link grants the ticket");
+        drop(r);
+        let r = c.get(format!("/portal/tickets/{number}")).dispatch();
+        assert_eq!(r.status(), Status::Ok);
+        let html = body(r);
+        assert!(html.contains("Printer on fire"), "the ticket is there");
+        assert_eq!(
+            html.contains("Billing details are unavailable right now"),
+            show,
+            "the panel (with its note, the API being down) only when show_to_customers = {show}"
+        );
+    }
+}
+
+#[test]
 fn admins_find_held_spam_and_release_it_from_the_web() {
     let d = desk();
     let tid = d.ticket.0;

@@ -74,10 +74,12 @@ async fn page(
     visitor: &Visitor,
     jar: &CookieJar<'_>,
     access: &Access,
+    plugins: &crate::plugin::Plugins,
     t: PortalTicket,
     draft: Draft,
 ) -> Result<RawHtml<String>, WebError> {
     let (scope, tid) = (access.scope(), t.id);
+    let panels = customer_panels(store, plugins, &t).await?;
     let thread = db(store, move |c| pt::thread(c, &scope, tid)).await?;
     let entries: Vec<serde_json::Value> = thread
         .iter()
@@ -118,7 +120,44 @@ async fn page(
     ctx.insert("body", &draft.body);
     ctx.insert("flash", &draft.flash);
     ctx.insert("signed_in", &access.customer.is_some());
+    ctx.insert("plugin_panels", &panels);
     render(templates, "portal/ticket.html", &ctx)
+}
+
+/// Blocks plugins show the customer beside their ticket (the hosting
+/// account, when its `show_to_customers` is on). Each plugin may call out
+/// (a billing API): off the async workers, bounded by the registry's
+/// deadline; a failing plugin shows nothing or its own note.
+async fn customer_panels(
+    store: &Store,
+    plugins: &crate::plugin::Plugins,
+    t: &PortalTicket,
+) -> Result<Vec<crate::plugin::Panel>, WebError> {
+    let Some(registry) = plugins.0.clone() else {
+        return Ok(Vec::new());
+    };
+    let customer = t.customer_id;
+    let email = db(store, move |c| {
+        Ok(crate::store::customers::get(c, customer)?
+            .emails
+            .into_iter()
+            .next())
+    })
+    .await?;
+    let Some(email) = email else {
+        return Ok(Vec::new());
+    };
+    let ctx = crate::plugin::PanelContext {
+        customer_email: email,
+        customer_name: t.customer_name.clone(),
+        ticket_number: Some(t.number.clone()),
+        viewer: crate::plugin::Viewer::Customer,
+    };
+    Ok(
+        rocket::tokio::task::spawn_blocking(move || registry.ticket_panels(&ctx))
+            .await
+            .unwrap_or_default(),
+    )
 }
 
 /// Sanitised mail HTML with inline images pointing at portal downloads.
@@ -192,6 +231,7 @@ async fn show(
     templates: &State<Templates>,
     visitor: Visitor,
     access: Access,
+    plugins: crate::plugin::Plugins,
     jar: &CookieJar<'_>,
     number: &str,
     t: Option<&str>,
@@ -249,7 +289,10 @@ async fn show(
         flash,
         ..Draft::default()
     };
-    let html = page(store, templates, &visitor, jar, &access, ticket, draft).await?;
+    let html = page(
+        store, templates, &visitor, jar, &access, &plugins, ticket, draft,
+    )
+    .await?;
     Ok(Either::Right((Status::Ok, html)))
 }
 
@@ -381,6 +424,7 @@ async fn reply(
     templates: &State<Templates>,
     visitor: Visitor,
     access: Access,
+    plugins: crate::plugin::Plugins,
     jar: &CookieJar<'_>,
     number: &str,
     mut form: Form<ReplyForm<'_>>,
@@ -420,7 +464,7 @@ async fn reply(
         body: form.body.clone(),
         flash: None,
     };
-    let html = page(store, templates, &visitor, jar, &access, t, draft).await?;
+    let html = page(store, templates, &visitor, jar, &access, &plugins, t, draft).await?;
     Ok(Either::Right((Status::UnprocessableEntity, html)))
 }
 
