@@ -91,6 +91,44 @@ pub fn content_disposition(kind: &str, filename: &str) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// An attachment as a response, for staff and portal downloads alike (the
+/// handlers check who may see it). Inline only when asked and a safe raster
+/// image; everything else downloads as an opaque file, with nosniff and a
+/// sandboxing content policy.
+pub struct Download {
+    pub meta: AttachmentMeta,
+    pub data: Vec<u8>,
+    pub inline: bool,
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for Download {
+    fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        use rocket::http::{ContentType, Header};
+        let (kind, ctype) = if self.inline && is_safe_inline_image(&self.meta.mime_type) {
+            (
+                "inline",
+                ContentType::parse_flexible(&self.meta.mime_type).unwrap_or(ContentType::Binary),
+            )
+        } else {
+            ("attachment", ContentType::Binary)
+        };
+        rocket::Response::build()
+            .header(ctype)
+            .header(Header::new(
+                "Content-Disposition",
+                content_disposition(kind, &self.meta.filename),
+            ))
+            .header(Header::new("X-Content-Type-Options", "nosniff"))
+            .header(Header::new("Cache-Control", "private, max-age=3600"))
+            .header(Header::new(
+                "Content-Security-Policy",
+                "default-src 'none'; sandbox",
+            ))
+            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
+            .ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,10 @@
 
 use rocket::form::Form;
 use rocket::fs::TempFile;
-use rocket::http::{ContentType, CookieJar, Header, Status};
+use rocket::http::{CookieJar, Status};
 use rocket::response::content::RawHtml;
-use rocket::response::{self, Redirect, Responder};
-use rocket::{get, post, routes, Either, FromForm, Request, Response, Route, State};
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Either, FromForm, Route, State};
 
 use super::customer::{self, Access};
 use super::validate::{self, Limits};
@@ -21,7 +21,7 @@ use crate::store::portal_tickets::{self as pt, PortalTicket};
 use crate::store::ticket_page::AttachmentMeta;
 use crate::store::{settings, Store};
 use crate::tickets::{self, events::Actor, Body, NewMessage};
-use crate::web::render::{content_disposition, is_safe_inline_image, mail_html};
+use crate::web::render::{mail_html, Download};
 use crate::web::staff::actions::read_uploads;
 use crate::web::templates::Templates;
 use crate::web::{db, domain, i18n, WebError};
@@ -294,41 +294,6 @@ async fn show(
     )
     .await?;
     Ok(Either::Right((Status::Ok, html)))
-}
-
-pub struct Download {
-    meta: AttachmentMeta,
-    data: Vec<u8>,
-    inline: bool,
-}
-
-impl<'r> Responder<'r, 'static> for Download {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        // Inline only when asked and a safe raster image; everything else
-        // downloads as an opaque file.
-        let (kind, ctype) = if self.inline && is_safe_inline_image(&self.meta.mime_type) {
-            (
-                "inline",
-                ContentType::parse_flexible(&self.meta.mime_type).unwrap_or(ContentType::Binary),
-            )
-        } else {
-            ("attachment", ContentType::Binary)
-        };
-        Response::build()
-            .header(ctype)
-            .header(Header::new(
-                "Content-Disposition",
-                content_disposition(kind, &self.meta.filename),
-            ))
-            .header(Header::new("X-Content-Type-Options", "nosniff"))
-            .header(Header::new("Cache-Control", "private, max-age=3600"))
-            .header(Header::new(
-                "Content-Security-Policy",
-                "default-src 'none'; sandbox",
-            ))
-            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
-            .ok()
-    }
 }
 
 /// An attachment of a message or response on a ticket the visitor may see

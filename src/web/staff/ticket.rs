@@ -1,11 +1,10 @@
 //! The ticket page, attachment downloads, and the small JSON endpoints the
 //! page script uses for reply locks and "the thread changed" checks.
 
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::Status;
 use rocket::response::content::RawHtml;
-use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
-use rocket::{get, post, routes, Request, Response, Route, State};
+use rocket::{get, post, routes, Route, State};
 
 use super::{page, render};
 use crate::model::{AttachmentId, TicketId};
@@ -14,7 +13,7 @@ use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
 use crate::store::{canned, locks, staff, teams, Store};
 use crate::tickets::permissions::{self, Permission, Permissions};
 use crate::web::auth::StaffSession;
-use crate::web::render::{content_disposition, is_safe_inline_image, mail_html};
+use crate::web::render::{is_safe_inline_image, mail_html, Download};
 use crate::web::templates::Templates;
 use crate::web::{db, WebError};
 
@@ -246,41 +245,6 @@ pub fn fill_variables(body: &str, customer: &str, number: &str, agent: &str) -> 
     body.replace("{customer_name}", customer)
         .replace("{ticket_number}", number)
         .replace("{agent_name}", agent)
-}
-
-pub struct Download {
-    meta: AttachmentMeta,
-    data: Vec<u8>,
-    inline: bool,
-}
-
-impl<'r> Responder<'r, 'static> for Download {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        // Shown inline only when asked and safe; everything else downloads
-        // as an opaque file.
-        let (kind, ctype) = if self.inline && is_safe_inline_image(&self.meta.mime_type) {
-            (
-                "inline",
-                ContentType::parse_flexible(&self.meta.mime_type).unwrap_or(ContentType::Binary),
-            )
-        } else {
-            ("attachment", ContentType::Binary)
-        };
-        Response::build()
-            .header(ctype)
-            .header(Header::new(
-                "Content-Disposition",
-                content_disposition(kind, &self.meta.filename),
-            ))
-            .header(Header::new("X-Content-Type-Options", "nosniff"))
-            .header(Header::new("Cache-Control", "private, max-age=3600"))
-            .header(Header::new(
-                "Content-Security-Policy",
-                "default-src 'none'; sandbox",
-            ))
-            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
-            .ok()
-    }
 }
 
 #[get("/attachments/<id>?<inline>")]
