@@ -14,8 +14,9 @@ pub struct StatusRow {
     pub name: String,
     pub state: Status,
     pub sort: i64,
-    /// Tickets showing this label.
-    pub tickets: i64,
+    /// Tickets showing this label; counted only for the admin page
+    /// ([`list_with_counts`], [`get`]), None where pages just need labels.
+    pub tickets: Option<i64>,
 }
 
 /// The editable fields of a status.
@@ -29,6 +30,10 @@ pub struct StatusFields {
 const COLS: &str = "s.id, s.name, s.state, s.sort,
     (SELECT COUNT(*) FROM tickets t WHERE t.status_id = s.id)";
 
+/// The same without the count: every queue and ticket page reads the
+/// labels, and counting would scan the tickets table each time.
+const LABEL_COLS: &str = "s.id, s.name, s.state, s.sort, NULL";
+
 fn row(r: &Row<'_>) -> rusqlite::Result<StatusRow> {
     Ok(StatusRow {
         id: r.get(0)?,
@@ -41,9 +46,18 @@ fn row(r: &Row<'_>) -> rusqlite::Result<StatusRow> {
 
 /// Every status, by sort then name.
 pub fn list(conn: &Connection) -> StoreResult<Vec<StatusRow>> {
+    list_cols(conn, LABEL_COLS)
+}
+
+/// Every status with the number of tickets showing it (the admin page).
+pub fn list_with_counts(conn: &Connection) -> StoreResult<Vec<StatusRow>> {
+    list_cols(conn, COLS)
+}
+
+fn list_cols(conn: &Connection, cols: &str) -> StoreResult<Vec<StatusRow>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM statuses s ORDER BY s.sort, s.name COLLATE NOCASE, s.id"
+            "SELECT {cols} FROM statuses s ORDER BY s.sort, s.name COLLATE NOCASE, s.id"
         ))
         .ctx(|| "listing statuses".into())?;
     let rows = stmt.query_map([], row).ctx(|| "listing statuses".into())?;
@@ -52,8 +66,17 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<StatusRow>> {
 }
 
 pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<StatusRow>> {
+    get_cols(conn, id, LABEL_COLS)
+}
+
+/// One status with the number of tickets showing it (the admin page).
+pub fn get_with_count(conn: &Connection, id: i64) -> StoreResult<Option<StatusRow>> {
+    get_cols(conn, id, COLS)
+}
+
+fn get_cols(conn: &Connection, id: i64, cols: &str) -> StoreResult<Option<StatusRow>> {
     conn.query_row(
-        &format!("SELECT {COLS} FROM statuses s WHERE s.id = ?1"),
+        &format!("SELECT {cols} FROM statuses s WHERE s.id = ?1"),
         [id],
         row,
     )

@@ -57,7 +57,7 @@ async fn parse(
     let (taken, current) = db(store, move |c| {
         let taken = !n2.is_empty() && st::name_taken(c, &n2, id)?;
         let current = match id {
-            Some(id) => st::get(c, id)?,
+            Some(id) => st::get_with_count(c, id)?,
             None => None,
         };
         let others = match &current {
@@ -72,7 +72,7 @@ async fn parse(
     }
     if let (Some((cur, same_state)), Some(state)) = (&current, state) {
         if cur.state != state {
-            if cur.tickets > 0 {
+            if cur.tickets.unwrap_or(0) > 0 {
                 errors.add("state", msg(me, "admin.status.state_in_use", &[]));
             } else if *same_state <= 1 {
                 errors.add("state", msg(me, "admin.status.last_of_state", &[]));
@@ -92,7 +92,7 @@ async fn list_page(
     values: serde_json::Value,
     errors: &Errors,
 ) -> Result<RawHtml<String>, WebError> {
-    let list = db(store, |c| st::list(c)).await?;
+    let list = db(store, |c| st::list_with_counts(c)).await?;
     let mut ctx = admin_page(store, me, "statuses").await?;
     ctx.insert("statuses", &list);
     ctx.insert("states", &Status::ALL);
@@ -149,7 +149,8 @@ async fn edit_page(
     errors: &Errors,
 ) -> Result<RawHtml<String>, WebError> {
     let (s, same_state) = db(store, move |c| {
-        let s = st::get(c, id)?.ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
+        let s = st::get_with_count(c, id)?
+            .ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
         let n = st::count_for_state(c, s.state)?;
         Ok((s, n))
     })
@@ -195,7 +196,8 @@ async fn update(
     };
     let who = actor(&me);
     in_tx(store, move |c| {
-        let s = st::get(c, id)?.ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
+        let s = st::get_with_count(c, id)?
+            .ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
         let before = StatusFields {
             name: s.name,
             state: s.state,
@@ -226,7 +228,8 @@ async fn delete(
 ) -> Result<Submitted, WebError> {
     let who = actor(&me);
     let blocked = in_tx(store, move |c| {
-        let s = st::get(c, id)?.ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
+        let s = st::get_with_count(c, id)?
+            .ok_or_else(|| StoreError::NotFound(format!("status {id}")))?;
         if st::count_for_state(c, s.state)? <= 1 {
             return Ok(true);
         }
