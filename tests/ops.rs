@@ -444,3 +444,29 @@ fn backup_while_mail_is_piped_in_restores_the_same_tickets() {
     assert!(original.to_string().contains("درخواست پشتیبانی"));
     assert_eq!(fingerprint(&restored), fingerprint(&db));
 }
+
+/// Every command closes the database cleanly: the last connection to close
+/// checkpoints the WAL and deletes `-wal` and `-shm`, so a finished command
+/// leaves only the database file (install.sh compares file lists across
+/// runs, and an administrator copying the file alone gets everything).
+#[test]
+fn commands_leave_no_wal_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = new_db(dir.path(), "clean.db");
+    let wal = dir.path().join("clean.db-wal");
+    let shm = dir.path().join("clean.db-shm");
+    for round in 0..30 {
+        for args in [
+            &["migrate"][..],
+            &["ticket", "list", "--json"][..],
+            &["staff", "list"][..],
+        ] {
+            ok(&oxidesk(&db, args));
+            assert!(
+                !wal.exists() && !shm.exists(),
+                "`oxidesk {}` left the WAL behind (round {round})",
+                args.join(" ")
+            );
+        }
+    }
+}

@@ -1,10 +1,10 @@
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use r2d2::{CustomizeConnection, Pool, PooledConnection};
+use r2d2::{ManageConnection, Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
@@ -55,9 +55,10 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Pool {
-        pool: Pool<SqliteConnectionManager>,
-        /// The connection that set the file up, held open (see `open`).
-        _setup: Arc<Mutex<Connection>>,
+        pool: Pool<Manager>,
+        /// The connection that set the file up, held open (see `open`)
+        /// and closed last (see `LastClose`).
+        _setup: Arc<LastClose>,
     },
     Single {
         slot: Arc<Slot>,
@@ -78,7 +79,7 @@ pub struct Conn {
 }
 
 enum ConnInner {
-    Pooled(PooledConnection<SqliteConnectionManager>),
+    Pooled(PooledConnection<Manager>),
     Single(Connection, Arc<Slot>),
 }
 
@@ -86,7 +87,7 @@ impl Deref for Conn {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         match self.inner.as_ref() {
-            Some(ConnInner::Pooled(c)) => c,
+            Some(ConnInner::Pooled(c)) => &c.conn,
             Some(ConnInner::Single(c, _)) => c,
             None => unreachable!("a connection is only taken out on drop"),
         }
@@ -96,7 +97,7 @@ impl Deref for Conn {
 impl DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut Connection {
         match self.inner.as_mut() {
-            Some(ConnInner::Pooled(c)) => c,
+            Some(ConnInner::Pooled(c)) => &mut c.conn,
             Some(ConnInner::Single(c, _)) => c,
             None => unreachable!("a connection is only taken out on drop"),
         }
@@ -113,15 +114,75 @@ impl Drop for Conn {
     }
 }
 
+/// Opens the pool's connections with our settings and counts how many are
+/// open, so that the store can close its setup connection after them.
 #[derive(Debug)]
-struct Pragmas {
+struct Manager {
+    inner: SqliteConnectionManager,
     busy_timeout: Duration,
     cache_kib: u32,
+    open: Arc<AtomicUsize>,
 }
 
-impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
-        configure(conn, self.busy_timeout, self.cache_kib)
+/// A pooled connection. Fields drop in order: SQLite closes `conn`, then
+/// `_open` counts it as closed.
+struct Counted {
+    conn: Connection,
+    _open: OpenGuard,
+}
+
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Counted;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Counted, rusqlite::Error> {
+        let conn = self.inner.connect()?;
+        configure(&conn, self.busy_timeout, self.cache_kib)?;
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Ok(Counted {
+            conn,
+            _open: OpenGuard(self.open.clone()),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Counted) -> Result<(), rusqlite::Error> {
+        self.inner.is_valid(&mut conn.conn)
+    }
+
+    fn has_broken(&self, conn: &mut Counted) -> bool {
+        self.inner.has_broken(&mut conn.conn)
+    }
+}
+
+/// The setup connection of a pooled store, closed when the last handle to
+/// the store goes, after the pool's own connections.
+///
+/// Whichever connection closes last checkpoints the WAL and deletes the
+/// `-wal` and `-shm` files. The pool opens connections on its own thread,
+/// which may still hold the pool for a moment after handing one over; a
+/// short command could then return (and the process exit) with that
+/// connection never closed, leaving the WAL behind. Waiting for the count
+/// to reach zero closes the file cleanly every time.
+struct LastClose {
+    conn: Mutex<Option<Connection>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for LastClose {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.open.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(self.conn.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 }
 
@@ -217,19 +278,24 @@ impl Store {
                 wait: opts.busy_timeout + Duration::from_secs(5),
             }
         } else {
-            let manager = SqliteConnectionManager::file(&opts.path);
+            let open = Arc::new(AtomicUsize::new(0));
+            let manager = Manager {
+                inner: SqliteConnectionManager::file(&opts.path),
+                busy_timeout: opts.busy_timeout,
+                cache_kib: opts.cache_kib,
+                open: open.clone(),
+            };
             let pool = Pool::builder()
                 .max_size(opts.max_connections.max(1))
                 .min_idle(Some(0))
                 .connection_timeout(opts.busy_timeout + Duration::from_secs(5))
-                .connection_customizer(Box::new(Pragmas {
-                    busy_timeout: opts.busy_timeout,
-                    cache_kib: opts.cache_kib,
-                }))
                 .build_unchecked(manager);
             Backend::Pool {
                 pool,
-                _setup: Arc::new(Mutex::new(setup)),
+                _setup: Arc::new(LastClose {
+                    conn: Mutex::new(Some(setup)),
+                    open,
+                }),
             }
         };
         Ok(Store {
