@@ -203,6 +203,9 @@ fn wait_when_busy(tries: i32) -> bool {
     true
 }
 
+/// Prepared statements kept per connection (see `configure`).
+const STATEMENT_CACHE: usize = 256;
+
 /// Per-connection settings. WAL lets readers run beside the one writer.
 /// synchronous=FULL syncs the WAL at every commit: when we tell the MTA (or
 /// an agent) that something is stored, it survives a power cut too, which
@@ -213,6 +216,10 @@ fn configure(conn: &Connection, busy_timeout: Duration, cache_kib: u32) -> rusql
         Ordering::Relaxed,
     );
     conn.busy_handler(Some(wait_when_busy))?;
+    // rusqlite keeps 16 prepared statements per connection by default; one
+    // staff page runs more distinct statements than that, so each request
+    // evicted and prepared most of them again.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
