@@ -277,23 +277,3 @@ pub fn label_of(
         .and_then(|id| all.iter().find(|s| s.id == id && s.state == state))
         .or_else(|| all.iter().find(|s| s.state == state))
 }
-
-/// Labels for a page of tickets, keyed "t<ticket id>" for templates.
-pub async fn labels_for(
-    store: &Store,
-    lang: &str,
-    tickets: Vec<(crate::model::TicketId, Status)>,
-) -> Result<std::collections::HashMap<String, String>, WebError> {
-    let ids: Vec<crate::model::TicketId> = tickets.iter().map(|t| t.0).collect();
-    let (all, named) = db(store, move |c| {
-        Ok((st::list(c)?, st::ids_of_tickets(c, &ids)?))
-    })
-    .await?;
-    Ok(tickets
-        .into_iter()
-        .filter_map(|(id, state)| {
-            let label = label_of(&all, state, named.get(&id).copied().flatten())?;
-            Some((format!("t{id}"), display_name(lang, label)))
-        })
-        .collect())
-}

@@ -34,6 +34,22 @@ pub fn routes() -> Vec<Route> {
     r
 }
 
+/// What every signed-in page reads from the database: the navigation
+/// counts and the helpdesk's name.
+pub struct Shared {
+    counts: q::Counts,
+    helpdesk: String,
+}
+
+/// Read [`Shared`] on a connection a handler already holds, so a page can
+/// fetch it in the same database round trip as its own data.
+pub fn shared(c: &crate::store::Conn, scope: q::Scope) -> crate::store::StoreResult<Shared> {
+    Ok(Shared {
+        counts: q::counts(c, scope)?,
+        helpdesk: settings::get_or(c, "helpdesk.name", "Oxidesk")?,
+    })
+}
+
 /// The context every signed-in page starts from.
 pub async fn page(
     store: &Store,
@@ -41,13 +57,12 @@ pub async fn page(
     active: &str,
 ) -> Result<tera::Context, WebError> {
     let scope = me.scope();
-    let (counts, helpdesk) = db(store, move |c| {
-        Ok((
-            q::counts(c, scope)?,
-            settings::get_or(c, "helpdesk.name", "Oxidesk")?,
-        ))
-    })
-    .await?;
+    let s = db(store, move |c| shared(c, scope)).await?;
+    Ok(context(me, active, &s))
+}
+
+/// The page context from [`Shared`] data already read.
+pub fn context(me: &StaffSession, active: &str, s: &Shared) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("lang", &me.lang);
     ctx.insert("dir", i18n::dir(&me.lang));
@@ -58,10 +73,10 @@ pub async fn page(
             "id": me.staff_id, "name": me.name, "email": me.email, "is_admin": me.is_admin,
         }),
     );
-    ctx.insert("counts", &counts);
-    ctx.insert("helpdesk", &helpdesk);
+    ctx.insert("counts", &s.counts);
+    ctx.insert("helpdesk", &s.helpdesk);
     ctx.insert("active", active);
-    Ok(ctx)
+    ctx
 }
 
 pub fn render(

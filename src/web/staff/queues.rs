@@ -5,11 +5,13 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, routes, Either, FromForm, Route, State};
 
-use super::{page, render};
-use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status};
+use super::render;
+use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status, TicketId};
 use crate::store::queues::{self as q, Filters, Queue, Sort, SortKey};
 use crate::store::{search, staff, ticket_page, Store};
+use crate::web::admin::statuses::{display_name, label_of};
 use crate::web::auth::StaffSession;
+use crate::web::i18n;
 use crate::web::render::highlight;
 use crate::web::templates::Templates;
 use crate::web::{db, WebError};
@@ -102,6 +104,31 @@ impl QueueParams {
     }
 }
 
+/// A queue row as the template shows it, with its labels in the viewer's
+/// language.
+#[derive(serde::Serialize)]
+struct RowView<'a> {
+    #[serde(flatten)]
+    row: &'a q::QueueRow,
+    status_label: String,
+    priority_label: String,
+}
+
+/// What a queue page reads from the database.
+struct QueueData {
+    can_any: crate::tickets::permissions::Permissions,
+    teams: Vec<crate::store::teams::TeamChoice>,
+    rows: Vec<q::QueueRow>,
+    has_next: bool,
+    staff: Vec<staff::Staff>,
+    departments: Vec<staff::Department>,
+    priorities: Vec<q::Priority>,
+    tags_in_use: Vec<String>,
+    statuses: Vec<crate::store::statuses::StatusRow>,
+    status_ids: std::collections::HashMap<TicketId, Option<i64>>,
+    shared: super::Shared,
+}
+
 async fn show(
     store: &Store,
     templates: &Templates,
@@ -115,42 +142,65 @@ async fn show(
     let page_no = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
     let scope = me.scope();
     let f = filters.clone();
-    let (can_any, team_list) = db(store, move |c| {
-        Ok((
-            crate::tickets::permissions::anywhere(c, scope)?,
-            crate::store::teams::choices(c)?,
-        ))
+    // Everything the page reads, in one database round trip.
+    let data = db(store, move |c| {
+        let mut rows = q::page(
+            c,
+            scope,
+            queue,
+            &f,
+            sort,
+            PAGE_SIZE + 1,
+            (page_no - 1) * PAGE_SIZE,
+        )?;
+        let has_next = rows.len() as i64 > PAGE_SIZE;
+        rows.truncate(PAGE_SIZE as usize);
+        let ids: Vec<TicketId> = rows.iter().map(|r| r.id).collect();
+        Ok(QueueData {
+            can_any: crate::tickets::permissions::anywhere(c, scope)?,
+            teams: crate::store::teams::choices(c)?,
+            rows,
+            has_next,
+            staff: staff::list_active(c)?,
+            departments: staff::list_departments(c)?,
+            priorities: q::priorities(c)?,
+            tags_in_use: crate::store::tags::in_use(c, 200)?,
+            statuses: crate::store::statuses::list(c)?,
+            status_ids: crate::store::statuses::ids_of_tickets(c, &ids)?,
+            shared: super::shared(c, scope)?,
+        })
     })
     .await?;
-    let (mut rows, staff_list, departments, priorities) = db(store, move |c| {
-        Ok((
-            q::page(
-                c,
-                scope,
-                queue,
-                &f,
-                sort,
-                PAGE_SIZE + 1,
-                (page_no - 1) * PAGE_SIZE,
-            )?,
-            staff::list_active(c)?,
-            staff::list_departments(c)?,
-            q::priorities(c)?,
-        ))
-    })
-    .await?;
-    let has_next = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
-    let tags_in_use = db(store, |c| crate::store::tags::in_use(c, 200)).await?;
-    let status_labels = crate::web::admin::statuses::labels_for(
-        store,
-        &me.lang,
-        rows.iter()
-            .filter_map(|r| Status::parse(&r.status).map(|s| (r.id, s)))
-            .collect(),
-    )
-    .await?;
-    let mut ctx = page(store, &me, queue.name()).await?;
+    let QueueData {
+        can_any,
+        teams: team_list,
+        rows,
+        has_next,
+        staff: staff_list,
+        departments,
+        priorities,
+        tags_in_use,
+        statuses: all_statuses,
+        status_ids: named,
+        shared,
+    } = data;
+    // Labels resolved here rather than looked up per row by the template
+    // (which made rendering most of the page's cost).
+    let lang = me.lang.as_str();
+    let rows: Vec<RowView<'_>> = rows
+        .iter()
+        .map(|r| RowView {
+            row: r,
+            status_label: Status::parse(&r.status)
+                .and_then(|state| {
+                    label_of(&all_statuses, state, named.get(&r.id).copied().flatten())
+                })
+                .map(|l| display_name(lang, l))
+                .unwrap_or_else(|| i18n::t(lang, &format!("status.{}", r.status), &[])),
+            priority_label: i18n::t(lang, &format!("priority.{}", r.priority), &[]),
+        })
+        .collect();
+    let mut ctx = super::context(&me, queue.name(), &shared);
     if let Queue::Department(d) = queue {
         ctx.insert("active_department", &d);
         ctx.insert("active", "department");
@@ -173,7 +223,6 @@ async fn show(
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &Status::ALL);
     ctx.insert("tags_in_use", &tags_in_use);
-    ctx.insert("status_labels", &status_labels);
     render(templates, "staff/queue.html", &ctx)
 }
 
@@ -234,19 +283,19 @@ async fn search_page(
     let query = q.unwrap_or("").trim().to_string();
     let scope = me.scope();
     let text = query.clone();
-    let (exact, hits) = db(store, move |c| {
+    let found = db(store, move |c| {
         // A ticket number jumps straight to the ticket.
-        let exact = ticket_page::id_by_number(c, scope, text.trim_start_matches('#'))?;
-        let hits = match exact {
-            Some(_) => Vec::new(),
-            None => search::search(c, scope, &text, PAGE_SIZE)?,
-        };
-        Ok((exact, hits))
+        if let Some(id) = ticket_page::id_by_number(c, scope, text.trim_start_matches('#'))? {
+            return Ok(Either::Left(id));
+        }
+        let hits = search::search(c, scope, &text, PAGE_SIZE)?;
+        Ok(Either::Right((hits, super::shared(c, scope)?)))
     })
     .await?;
-    if let Some(id) = exact {
-        return Ok(Either::Left(Redirect::to(format!("/tickets/{id}"))));
-    }
+    let (hits, shared) = match found {
+        Either::Left(id) => return Ok(Either::Left(Redirect::to(format!("/tickets/{id}")))),
+        Either::Right(found) => found,
+    };
     let hits: Vec<serde_json::Value> = hits
         .into_iter()
         .map(|h| {
@@ -255,7 +304,7 @@ async fn search_page(
             v
         })
         .collect();
-    let mut ctx = page(store, &me, "search").await?;
+    let mut ctx = super::context(&me, "search", &shared);
     ctx.insert("q", &query);
     ctx.insert("hits", &hits);
     render(templates, "staff/search.html", &ctx).map(Either::Right)

@@ -6,7 +6,7 @@ use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
-use super::{page, render};
+use super::render;
 use crate::model::{AttachmentId, TicketId};
 use crate::store::queues::{self as q, Scope};
 use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
@@ -83,6 +83,27 @@ pub fn denied(lang: &str, needed: Permission) -> WebError {
     ))
 }
 
+/// What the ticket page reads from the database.
+struct TicketData {
+    head: TicketHead,
+    statuses: Vec<crate::store::statuses::StatusRow>,
+    status_id: Option<i64>,
+    perms: Permissions,
+    teams: Vec<teams::TeamChoice>,
+    thread: Vec<tp::ThreadEntry>,
+    events: Vec<tp::EventRow>,
+    panel: Option<tp::CustomerPanel>,
+    lock: Option<locks::Lock>,
+    staff: Vec<staff::Staff>,
+    departments: Vec<staff::Department>,
+    priorities: Vec<q::Priority>,
+    canned: Vec<canned::Canned>,
+    sla: serde_json::Value,
+    tags: Vec<String>,
+    values: Vec<crate::store::forms::FieldValue>,
+    shared: super::Shared,
+}
+
 #[get("/tickets/<id>")]
 async fn show(
     store: &State<Store>,
@@ -92,33 +113,57 @@ async fn show(
     id: i64,
 ) -> Result<RawHtml<String>, WebError> {
     let scope = me.scope();
-    let head = scoped(store, scope, id).await?;
-    let (tid, customer, staff_id) = (head.row.id, head.customer_id, me.staff_id);
-    let head_department = head.department_id;
-    let (status_choices, status_current) = status_control(store, &me.lang, &head.row).await?;
-    let (perms, team_list) = db(store, move |c| {
-        Ok((
-            permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
-            teams::choices(c)?,
-        ))
+    let (staff_id, lang) = (me.staff_id, me.lang.clone());
+    // Everything the page reads, in one database round trip; a ticket
+    // outside the viewer's scope is not found.
+    let data = db(store, move |c| {
+        let Some(head) = tp::head(c, scope, TicketId(id))? else {
+            return Ok(None);
+        };
+        let tid = head.row.id;
+        Ok(Some(TicketData {
+            statuses: crate::store::statuses::list(c)?,
+            status_id: crate::store::statuses::of_ticket(c, tid)?,
+            perms: permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
+            teams: teams::choices(c)?,
+            thread: tp::thread(c, tid)?,
+            events: tp::events(c, tid)?,
+            panel: tp::customer_panel(c, scope, head.customer_id, tid)?,
+            lock: locks::current(c, tid)?,
+            staff: staff::list_active(c)?,
+            departments: staff::list_departments(c)?,
+            priorities: q::priorities(c)?,
+            canned: canned::list_for_ticket(c, staff_id, head.department_id)?,
+            sla: super::sla_box::load(c, tid, &lang)?,
+            tags: crate::store::tags::of_ticket(c, tid)?,
+            values: crate::store::forms::values_for_ticket(c, tid)?,
+            shared: super::shared(c, scope)?,
+            head,
+        }))
     })
-    .await?;
-    let (thread, events, panel, lock, staff_list, departments, priorities, canned) =
-        db(store, move |c| {
-            Ok((
-                tp::thread(c, tid)?,
-                tp::events(c, tid)?,
-                tp::customer_panel(c, scope, customer, tid)?,
-                locks::current(c, tid)?,
-                staff::list_active(c)?,
-                staff::list_departments(c)?,
-                q::priorities(c)?,
-                canned::list_for_ticket(c, staff_id, head_department)?,
-            ))
-        })
-        .await?;
-    let lang = me.lang.clone();
-    let sla_box = db(store, move |c| super::sla_box::load(c, tid, &lang)).await?;
+    .await?
+    .ok_or(WebError::NotFound)?;
+    let TicketData {
+        head,
+        statuses,
+        status_id,
+        perms,
+        teams: team_list,
+        thread,
+        events,
+        panel,
+        lock,
+        staff: staff_list,
+        departments,
+        priorities,
+        canned,
+        sla: sla_box,
+        tags,
+        values,
+        shared,
+    } = data;
+    let (status_choices, status_current) =
+        status_control(&me.lang, &head.row, &statuses, status_id);
     let last_entry = thread.last().map_or(0, |e| e.id.0);
     let entries: Vec<serde_json::Value> = thread
         .iter()
@@ -174,8 +219,7 @@ async fn show(
         }
         _ => Vec::new(),
     };
-    let tags: Vec<serde_json::Value> = db(store, move |c| crate::store::tags::of_ticket(c, tid))
-        .await?
+    let tags: Vec<serde_json::Value> = tags
         .into_iter()
         .map(|name| {
             let q =
@@ -184,7 +228,7 @@ async fn show(
             serde_json::json!({ "name": name, "q": q })
         })
         .collect();
-    let mut ctx = page(store, &me, "ticket").await?;
+    let mut ctx = super::context(&me, "ticket", &shared);
     ctx.insert("tags", &tags);
     ctx.insert("plugin_panels", &plugin_panels);
     ctx.insert("t", &head);
@@ -205,39 +249,28 @@ async fn show(
     ctx.insert("can", &perms.to_json());
     ctx.insert("teams", &team_list);
     // Custom fields the customer filled in on the portal.
-    let values = db(store, move |c| {
-        crate::store::forms::values_for_ticket(c, tid)
-    })
-    .await?;
     ctx.insert("details", &crate::web::portal::details(&values, &me.lang));
     render(templates, "staff/ticket.html", &ctx)
 }
 
 /// The custom statuses offered by the "change status" control, and the one
 /// the ticket shows (id and name).
-async fn status_control(
-    store: &Store,
+fn status_control(
     lang: &str,
     row: &q::QueueRow,
-) -> Result<(Vec<serde_json::Value>, serde_json::Value), WebError> {
+    all: &[crate::store::statuses::StatusRow],
+    named: Option<i64>,
+) -> (Vec<serde_json::Value>, serde_json::Value) {
     use crate::web::admin::statuses::{display_name, label_of};
-    let tid = row.id;
-    let (all, named) = db(store, move |c| {
-        Ok((
-            crate::store::statuses::list(c)?,
-            crate::store::statuses::of_ticket(c, tid)?,
-        ))
-    })
-    .await?;
     let choices = all
         .iter()
         .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s), "state": s.state }))
         .collect();
     let current = crate::model::Status::parse(&row.status)
-        .and_then(|state| label_of(&all, state, named))
+        .and_then(|state| label_of(all, state, named))
         .map(|s| serde_json::json!({ "id": s.id, "name": display_name(lang, s) }))
         .unwrap_or(serde_json::Value::Null);
-    Ok((choices, current))
+    (choices, current)
 }
 
 /// `{customer_name}`, `{ticket_number}`, `{agent_name}` in canned text.
