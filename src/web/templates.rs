@@ -85,6 +85,12 @@ fn ago(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
         return Ok(Value::String(String::new()));
     };
     let lang = args.get("lang").and_then(Value::as_str).unwrap_or("en");
+    Ok(Value::String(ago_text(ts, lang)))
+}
+
+/// "5 minutes ago" / "in 2 days" for a timestamp, in `lang` (the `ago`
+/// filter).
+pub fn ago_text(ts: i64, lang: &str) -> String {
     let d = crate::store::now() - ts;
     let future = d < 0;
     let d = d.abs();
@@ -99,7 +105,7 @@ fn ago(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     };
     let amount = i18n::t(lang, key, &[("n", n.to_string())]);
     let key = if future { "time.in" } else { "time.ago" };
-    Ok(Value::String(i18n::t(lang, key, &[("t", amount)])))
+    i18n::t(lang, key, &[("t", amount)])
 }
 
 fn filesize(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
