@@ -448,6 +448,10 @@ pub fn counts(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
     // Team tickets: a range of tickets_team_status per team, never a scan.
     // Those outside the agent's departments and not assigned to them are
     // not in ticket_counts' scope above: added to the active queues here.
+    // INDEXED BY: while few tickets belong to teams, the statistics make
+    // `team_id IN (…)` look useless and the planner walked every active
+    // ticket instead (80 ms on every page at 1,000,000 tickets, even for
+    // an agent in no team).
     let team_sql = format!(
         "SELECT EXISTS({mine}), COUNT(*), COALESCE(SUM(o AND status = 'open'), 0),
                 COALESCE(SUM(o AND status = 'open' AND assignee_id IS NULL), 0),
@@ -456,7 +460,7 @@ pub fn counts(conn: &Connection, scope: Scope) -> StoreResult<Counts> {
          FROM (SELECT t.status, t.assignee_id, t.is_overdue,
                       NOT ?2 AND t.assignee_id IS NOT ?1 AND t.department_id NOT IN
                           (SELECT department_id FROM staff_departments WHERE staff_id = ?1) AS o
-               FROM tickets t
+               FROM tickets t INDEXED BY tickets_team_status
                WHERE t.team_id IN ({mine}) AND {ACTIVE})",
         mine = MY_TEAMS.replace('#', "?1")
     );
