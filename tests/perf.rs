@@ -1,6 +1,6 @@
-//! What the pipe's performance work must not change: department alerts are
-//! queued durably in the pipe's transaction, with their Message-ID, and
-//! rendered by the outbox worker when it sends them.
+//! What the pipe's performance work must not change: department alerts and
+//! the auto-response are queued durably in the pipe's transaction, with
+//! their Message-ID, and rendered by the outbox worker when it sends them.
 //!
 //! Uses the outbound tests' harness (Postfix's smtp-sink on loopback); in
 //! CI a missing smtp-sink fails, elsewhere the tests skip loudly.
@@ -63,6 +63,21 @@ fn department_alerts_are_queued_by_the_pipe_and_rendered_when_sent() {
         assert_eq!(state, "queued");
         assert_eq!(subject, &format!("[#{number}] Printer on fire"));
     }
+
+    // The auto-response too is left to the worker: no template is parsed
+    // while the pipe holds the write lock.
+    let (auto_render, auto_len): (bool, i64) = env
+        .conn()
+        .query_row(
+            "SELECT render IS NOT NULL, length(raw) FROM outbox WHERE kind = 'auto_response'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        auto_render && auto_len == 0,
+        "auto-response rendered by the pipe"
+    );
 
     let summary = env.deliver();
     assert_eq!(summary.sent, 3, "{summary:?}"); // auto-response + 2 alerts

@@ -1,12 +1,12 @@
-//! Staff alerts rendered at delivery time.
+//! Staff alerts and auto-responses rendered at delivery time.
 //!
-//! A new ticket or a new customer message alerts every member of the
-//! department. Building each alert (templates, MIME) inside the transaction
+//! A new ticket gets an auto-response and alerts every member of the
+//! department; a new customer message alerts them too. Building each alert (templates, MIME) inside the transaction
 //! that records the event made every piped mail pay for all of them while
 //! holding the database's write lock. Instead, the event's transaction
 //! writes one small outbox row per recipient — kind, ticket, entry,
 //! recipient, a Message-ID fixed now, and an [`AlertSpec`] — and the outbox
-//! worker renders the alert just before its first delivery attempt and
+//! worker renders the mail just before its first delivery attempt and
 //! stores the complete message in the row, so every retry sends the same
 //! bytes. The row is durable from the moment the event commits: nothing is
 //! lost if the process dies before the worker runs.
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::notify;
-use super::queue::{build_mail, queue_to_render, BuiltMail, OutgoingMail, QueueError};
+use super::queue::{build_mail, queue_to_render, BuiltMail, OutgoingMail, QueueError, ToRender};
 use super::templates::{self, TemplateError};
 use crate::model::{EntryId, TicketId};
 use crate::store::mail_facts::{self, StaffContact, TicketFacts};
@@ -62,12 +62,15 @@ pub fn queue_alert(
     let subject = notify::with_token(&t.subject, &t.number);
     match queue_to_render(
         tx,
-        template,
-        Some(t.id),
-        entry,
-        &staff.email,
-        &subject,
-        &render,
+        ToRender {
+            kind: template,
+            ticket: Some(t.id),
+            entry,
+            to: &staff.email,
+            subject: &subject,
+            render: &render,
+            from: None,
+        },
     ) {
         Ok(_) => Ok(()),
         Err(QueueError::Store(e)) => Err(e),
@@ -77,6 +80,60 @@ pub fn queue_alert(
         }
     }
 }
+
+/// What the worker needs to render an auto-response (stored as JSON in
+/// `outbox.render` of a row of kind `auto_response`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoResponseSpec {
+    /// The customer address it answers.
+    pub email: String,
+    /// The access link, signed when the message arrived.
+    pub link: String,
+    pub locale: Option<String>,
+}
+
+/// Queue the auto-response to a new ticket's first message, to be rendered
+/// when it is sent. Its Message-ID, recipient and sender are fixed now, so
+/// the per-sender limit counts it at once.
+pub fn queue_auto_response(
+    tx: &Connection,
+    t: &TicketFacts,
+    entry: EntryId,
+    email: &str,
+    link: &str,
+    locale: Option<&str>,
+) -> StoreResult<()> {
+    let spec = AutoResponseSpec {
+        email: email.to_string(),
+        link: link.to_string(),
+        locale: locale.map(str::to_string),
+    };
+    let render = serde_json::to_string(&spec)
+        .map_err(|e| StoreError::Invalid(format!("recording an auto-response to render: {e}")))?;
+    let subject = notify::with_token(&t.subject, &t.number);
+    let from = notify::department_sender(t);
+    match queue_to_render(
+        tx,
+        ToRender {
+            kind: AUTO_RESPONSE,
+            ticket: Some(t.id),
+            entry: Some(entry),
+            to: email,
+            subject: &subject,
+            render: &render,
+            from: from.as_ref(),
+        },
+    ) {
+        Ok(_) => Ok(()),
+        Err(QueueError::Store(e)) => Err(e),
+        Err(other) => {
+            tracing::error!(ticket = %t.id, mail = AUTO_RESPONSE, error = %other, "mail not queued");
+            Ok(())
+        }
+    }
+}
+
+const AUTO_RESPONSE: &str = "auto_response";
 
 /// Why a queued alert could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +175,9 @@ pub struct Rendered {
 /// Render a claimed row whose `render` is set, with the Message-ID it was
 /// queued with.
 pub fn render(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderError> {
+    if mail.kind == AUTO_RESPONSE {
+        return render_auto_response(conn, mail);
+    }
     let spec: AlertSpec = serde_json::from_str(mail.render.as_deref().unwrap_or_default())
         .map_err(|e| RenderError::Permanent(format!("unreadable alert to render: {e}")))?;
     let ticket: TicketId = mail.ticket.ok_or_else(|| {
@@ -153,6 +213,47 @@ pub fn render(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderE
         text: r.text,
         html: r.html,
         auto_submitted: Some("auto-generated"),
+        message_id: Some(mail.message_id.clone()),
+        ..OutgoingMail::default()
+    };
+    let built = build_mail(conn, &out)?;
+    Ok(Rendered { subject, built })
+}
+
+fn render_auto_response(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderError> {
+    let spec: AutoResponseSpec = serde_json::from_str(mail.render.as_deref().unwrap_or_default())
+        .map_err(|e| {
+        RenderError::Permanent(format!("unreadable auto-response to render: {e}"))
+    })?;
+    let ticket: TicketId = mail.ticket.ok_or_else(|| {
+        RenderError::Permanent("the ticket this auto-response answered no longer exists".into())
+    })?;
+    let t = mail_facts::ticket(conn, ticket)?
+        .ok_or_else(|| RenderError::Permanent(format!("ticket {ticket} no longer exists")))?;
+    let entry = match mail.entry {
+        Some(e) => mail_facts::entry(conn, e)?,
+        None => None,
+    };
+    let mut ctx = notify::base_context(conn, &t, &spec.email, &spec.link)?;
+    if let Some(e) = &entry {
+        notify::entry_context(&mut ctx, e);
+    }
+    let lang = templates::language(spec.locale.as_deref());
+    let r = templates::render(conn, AUTO_RESPONSE, &lang, &ctx)?;
+    let subject = notify::with_token(&r.subject, &t.number);
+    let reply_to = entry.as_ref().and_then(|e| e.message_id.clone());
+    let out = OutgoingMail {
+        kind: mail.kind.clone(),
+        ticket: Some(t.id),
+        entry: entry.as_ref().map(|e| e.id),
+        from: notify::department_sender(&t),
+        to: vec![(t.customer_name.clone(), spec.email.clone())],
+        subject: subject.clone(),
+        text: r.text,
+        html: r.html,
+        in_reply_to: reply_to.clone(),
+        references: reply_to.into_iter().collect(),
+        auto_submitted: Some("auto-replied"),
         message_id: Some(mail.message_id.clone()),
         ..OutgoingMail::default()
     };

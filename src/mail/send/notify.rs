@@ -111,7 +111,7 @@ fn is_own_address(tx: &Connection, email: &str) -> StoreResult<bool> {
 }
 
 /// Customer mail comes from the department's address when it has one.
-fn department_sender(t: &TicketFacts) -> Option<Sender> {
+pub(super) fn department_sender(t: &TicketFacts) -> Option<Sender> {
     let email = t.department_email.as_deref().unwrap_or("").trim();
     (!email.is_empty()).then(|| Sender {
         email: email.to_string(),
@@ -218,36 +218,9 @@ fn auto_response(tx: &Connection, ticket: TicketId, entry: EntryId) -> StoreResu
         return Ok(());
     }
     let link = access_link(tx, &t, &email)?;
-    let mut ctx = base_context(tx, &t, &email, &link)?;
-    if let Some(e) = &first {
-        entry_context(&mut ctx, e);
-    }
-    let lang = templates::language(t.customer_locale.as_deref());
-    let Some(r) = soft(
-        "auto_response",
-        ticket,
-        templates::render(tx, "auto_response", &lang, &ctx),
-    )?
-    else {
-        return Ok(());
-    };
-    let reply_to = first.as_ref().and_then(|e| e.message_id.clone());
-    let mail = OutgoingMail {
-        kind: "auto_response".into(),
-        ticket: Some(ticket),
-        entry: Some(entry),
-        from: department_sender(&t),
-        to: vec![(t.customer_name.clone(), email)],
-        subject: with_token(&r.subject, &t.number),
-        text: r.text,
-        html: r.html,
-        in_reply_to: reply_to.clone(),
-        references: reply_to.into_iter().collect(),
-        auto_submitted: Some("auto-replied"),
-        ..OutgoingMail::default()
-    };
-    soft("auto_response", ticket, queue(tx, mail))?;
-    Ok(())
+    // Rendered by the outbox worker when it is sent (see `deferred`): the
+    // templates are not parsed while the mail's transaction holds the lock.
+    deferred::queue_auto_response(tx, &t, entry, &email, &link, t.customer_locale.as_deref())
 }
 
 fn response(tx: &Connection, ticket: TicketId, entry: EntryId) -> StoreResult<()> {

@@ -128,22 +128,37 @@ pub fn queue(tx: &Connection, mail: OutgoingMail) -> Result<QueuedMail, QueueErr
     })
 }
 
+/// A mail queued now and rendered by the worker when it is sent.
+pub struct ToRender<'a> {
+    pub kind: &'a str,
+    pub ticket: Option<TicketId>,
+    pub entry: Option<EntryId>,
+    pub to: &'a str,
+    /// Provisional, for outbox listings until the worker renders the mail.
+    pub subject: &'a str,
+    /// What the worker needs to render it (JSON).
+    pub render: &'a str,
+    /// The sender, when not the helpdesk's address (fixes the envelope).
+    pub from: Option<&'a Sender>,
+}
+
 /// Queue a mail the outbox worker renders just before its first delivery
 /// (see `deferred`): only the row is written here, with its recipient, a
 /// provisional `subject` for listings and the Message-ID, fixed now so that
 /// threading and duplicate detection work as for any other mail.
-pub fn queue_to_render(
-    tx: &Connection,
-    kind: &str,
-    ticket: Option<TicketId>,
-    entry: Option<EntryId>,
-    to: &str,
-    subject: &str,
-    render: &str,
-) -> Result<QueuedMail, QueueError> {
+pub fn queue_to_render(tx: &Connection, m: ToRender<'_>) -> Result<QueuedMail, QueueError> {
+    let ToRender {
+        kind,
+        ticket,
+        entry,
+        to,
+        subject,
+        render,
+        from,
+    } = m;
     let config = super::config();
     let recipient = parse_address(to)?.to_string();
-    let envelope_from = envelope_sender(&config, None)?;
+    let envelope_from = envelope_sender(&config, from)?;
     let message_id = new_message_id(&config);
     let id = store::outbox::insert_to_render(
         tx,
