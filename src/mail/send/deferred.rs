@@ -19,7 +19,7 @@ use super::notify;
 use super::queue::{build_mail, queue_to_render, BuiltMail, OutgoingMail, QueueError, ToRender};
 use super::templates::{self, TemplateError};
 use crate::model::{EntryId, TicketId};
-use crate::store::mail_facts::{self, StaffContact, TicketFacts};
+use crate::store::mail_facts::{self, EntryFacts, StaffContact, TicketFacts};
 use crate::store::outbox::ClaimedMail;
 use crate::store::{StoreError, StoreResult};
 
@@ -178,17 +178,7 @@ pub fn render(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderE
     if mail.kind == AUTO_RESPONSE {
         return render_auto_response(conn, mail);
     }
-    let spec: AlertSpec = serde_json::from_str(mail.render.as_deref().unwrap_or_default())
-        .map_err(|e| RenderError::Permanent(format!("unreadable alert to render: {e}")))?;
-    let ticket: TicketId = mail.ticket.ok_or_else(|| {
-        RenderError::Permanent("the ticket this alert was about no longer exists".into())
-    })?;
-    let t = mail_facts::ticket(conn, ticket)?
-        .ok_or_else(|| RenderError::Permanent(format!("ticket {ticket} no longer exists")))?;
-    let entry = match mail.entry {
-        Some(e) => mail_facts::entry(conn, e)?,
-        None => None,
-    };
+    let (spec, t, entry) = claimed_row::<AlertSpec>(conn, mail, "alert")?;
     let customer_email =
         mail_facts::customer_address(conn, t.id, t.customer_id)?.unwrap_or_default();
     let mut ctx = notify::base_context(conn, &t, &customer_email, "")?;
@@ -221,19 +211,7 @@ pub fn render(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderE
 }
 
 fn render_auto_response(conn: &Connection, mail: &ClaimedMail) -> Result<Rendered, RenderError> {
-    let spec: AutoResponseSpec = serde_json::from_str(mail.render.as_deref().unwrap_or_default())
-        .map_err(|e| {
-        RenderError::Permanent(format!("unreadable auto-response to render: {e}"))
-    })?;
-    let ticket: TicketId = mail.ticket.ok_or_else(|| {
-        RenderError::Permanent("the ticket this auto-response answered no longer exists".into())
-    })?;
-    let t = mail_facts::ticket(conn, ticket)?
-        .ok_or_else(|| RenderError::Permanent(format!("ticket {ticket} no longer exists")))?;
-    let entry = match mail.entry {
-        Some(e) => mail_facts::entry(conn, e)?,
-        None => None,
-    };
+    let (spec, t, entry) = claimed_row::<AutoResponseSpec>(conn, mail, "auto-response")?;
     let mut ctx = notify::base_context(conn, &t, &spec.email, &spec.link)?;
     if let Some(e) = &entry {
         notify::entry_context(&mut ctx, e);
@@ -259,4 +237,24 @@ fn render_auto_response(conn: &Connection, mail: &ClaimedMail) -> Result<Rendere
     };
     let built = build_mail(conn, &out)?;
     Ok(Rendered { subject, built })
+}
+
+/// A claimed row's render spec, its ticket and its entry, as they are now.
+fn claimed_row<S: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    mail: &ClaimedMail,
+    what: &str,
+) -> Result<(S, TicketFacts, Option<EntryFacts>), RenderError> {
+    let spec: S = serde_json::from_str(mail.render.as_deref().unwrap_or_default())
+        .map_err(|e| RenderError::Permanent(format!("unreadable {what} to render: {e}")))?;
+    let ticket: TicketId = mail.ticket.ok_or_else(|| {
+        RenderError::Permanent(format!("the ticket this {what} was about no longer exists"))
+    })?;
+    let t = mail_facts::ticket(conn, ticket)?
+        .ok_or_else(|| RenderError::Permanent(format!("ticket {ticket} no longer exists")))?;
+    let entry = match mail.entry {
+        Some(e) => mail_facts::entry(conn, e)?,
+        None => None,
+    };
+    Ok((spec, t, entry))
 }
