@@ -97,6 +97,44 @@ pub fn last_mail(d: &Desk, kind: &str, to: &str) -> Option<String> {
     .map(|raw| mail_text(&raw))
 }
 
+/// The bytes of the mail of `kind` queued about `ticket`; a mail the outbox
+/// worker renders when it sends it is rendered here the same way.
+pub fn queued_mail(d: &Desk, kind: &str, ticket: TicketId) -> Vec<u8> {
+    let conn = d.store.conn().unwrap();
+    let mail = conn
+        .query_row(
+            "SELECT id, envelope_from, raw, kind, entry_id, message_id, render FROM outbox
+             WHERE kind = ?1 AND ticket_id = ?2 ORDER BY id LIMIT 1",
+            rusqlite::params![kind, ticket.0],
+            |r| {
+                Ok(store::outbox::ClaimedMail {
+                    id: r.get(0)?,
+                    claim: String::new(),
+                    envelope_from: r.get(1)?,
+                    recipients: Vec::new(),
+                    raw: r.get(2)?,
+                    attempts: 0,
+                    queued_at: 0,
+                    kind: r.get(3)?,
+                    ticket: Some(ticket),
+                    entry: r.get(4)?,
+                    message_id: r.get(5)?,
+                    render: r.get(6)?,
+                })
+            },
+        )
+        .unwrap_or_else(|e| panic!("no {kind} mail queued about ticket {ticket}: {e}"));
+    match mail.render {
+        Some(_) => {
+            oxidesk::mail::send::deferred::render(&conn, &mail)
+                .unwrap()
+                .built
+                .raw
+        }
+        None => mail.raw,
+    }
+}
+
 pub fn mails(d: &Desk, kind: &str) -> i64 {
     q(
         d,

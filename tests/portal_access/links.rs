@@ -209,16 +209,7 @@ fn a_link_grants_exactly_one_ticket() {
 fn mailed_notification_links_give_direct_access() {
     let d = desk();
     // The auto-response of the desk's first ticket carries a link.
-    let raw: Vec<u8> = d
-        .store
-        .conn()
-        .unwrap()
-        .query_row(
-            "SELECT raw FROM outbox WHERE kind = 'auto_response' AND ticket_id = ?1",
-            [d.ticket.0],
-            |r| r.get(0),
-        )
-        .expect("an auto-response");
+    let raw = queued_mail(&d, "auto_response", d.ticket);
     let text = mail_text(&raw);
     let path = path_in(&text, "/portal/tickets/");
     let c = client(&d);
