@@ -506,6 +506,7 @@ def main():
     for mode, wl in (("1 worker", [seq_paths]), (f"{args.workers} workers", par)):
         fdb = work / "floor.db"
         fresh_floor(fdb)
+        os.sync()
         r = run_set(f"floor sqlite3, {mode}", floor_argv(fdb), wl, env, work,
                     args.launcher, "file", work / "floor.log")
         rows = sqlite3.connect(str(fdb)).execute("SELECT COUNT(*) FROM raw").fetchone()[0]
@@ -526,6 +527,9 @@ def main():
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for bak in work.glob("oxidesk.db.pre-*.bak"):
             bak.unlink()
+        # The copy leaves hundreds of MB of dirty pages: write them out now,
+        # or the first fsync of the timed run pays for flushing them.
+        os.sync()
         before = db_counts(odb)
         r = run_set(f"oxidesk pipe, {mode}", [args.bin, "pipe"], wl, oenv, work,
                     args.launcher, "pipe", work / f"oxidesk-{len(wl)}.log")
