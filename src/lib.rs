@@ -5,6 +5,7 @@
 //! queues outbound mail and events in the same transaction.
 
 pub mod accounts;
+pub mod alloc;
 pub mod cli;
 pub mod config;
 pub mod display;
