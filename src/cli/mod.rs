@@ -116,6 +116,7 @@ impl Context {
 /// Load configuration, set up logging, run the command, map errors to an
 /// exit code and a sentence on stderr.
 pub fn run(cli: Cli) -> ExitCode {
+    crate::alloc::release_freed_memory_at_once();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

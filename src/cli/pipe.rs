@@ -28,7 +28,6 @@ use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeSource};
 pub struct Args {}
 
 pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    crate::alloc::release_freed_memory_at_once();
     let opts = IntakeOptions::from_config(&ctx.config);
     let limit = opts.max_message_bytes;
     let mut stdin = std::io::stdin().lock();
