@@ -337,7 +337,9 @@ mod snippet {
 
         #[test]
         fn a_window_around_the_best_cluster_with_ellipses() {
-            let text = "one two three four five six seven eight nine ten refund                         eleven twelve thirteen fourteen fifteen sixteen seventeen                         eighteen nineteen twenty mailbox full twentyone twentytwo";
+            let text = "one two three four five six seven eight nine ten refund eleven \
+                        twelve thirteen fourteen fifteen sixteen seventeen eighteen \
+                        nineteen twenty mailbox full twentyone twentytwo";
             let t = terms("mailbox full");
             let s = show(&make(text, &t, 6));
             assert_eq!(s, "…nineteen twenty [mailbox] [full] twentyone twentytwo");
