@@ -30,8 +30,149 @@ pub fn release_freed_memory_at_once() {
     }
 }
 
+/// Route SQLite's own allocations through mimalloc as well.
+///
+/// The bundled SQLite calls the C library's `malloc` directly, and in the
+/// static binary that is musl's allocator, which maps and unmaps pages for
+/// almost every buffer SQLite frees. Opening the database parses the whole
+/// schema into many small objects, and a piped message then prepares its
+/// statements and copies pages through the WAL; each of those frees cost a
+/// `munmap` and each next use a page fault. Must run before the first
+/// connection opens (SQLite then initialises itself with these methods); a
+/// later call is refused by SQLite and changes nothing.
+pub fn route_sqlite_allocations() {
+    #[cfg(target_env = "musl")]
+    sqlite_mimalloc::install();
+}
+
+#[cfg(target_env = "musl")]
+mod sqlite_mimalloc {
+    use libmimalloc_sys::{mi_free, mi_good_size, mi_malloc, mi_realloc, mi_usable_size};
+    use rusqlite::ffi;
+    use std::ffi::{c_int, c_void};
+
+    unsafe extern "C" fn x_malloc(n: c_int) -> *mut c_void {
+        // SAFETY: mimalloc returns null or a block of at least `n` bytes
+        // aligned to 16, more than SQLite's required 8.
+        unsafe { mi_malloc(n.max(0) as usize) }
+    }
+
+    unsafe extern "C" fn x_free(p: *mut c_void) {
+        // SAFETY: SQLite only frees blocks it got from `x_malloc` or
+        // `x_realloc`.
+        unsafe { mi_free(p) }
+    }
+
+    unsafe extern "C" fn x_realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+        // SAFETY: as for `x_free`; SQLite never passes a null `p` here.
+        unsafe { mi_realloc(p, n.max(0) as usize) }
+    }
+
+    unsafe extern "C" fn x_size(p: *mut c_void) -> c_int {
+        // SAFETY: `p` is a live block from this allocator. SQLite never
+        // asks for more than 2^31 bytes, so the size fits.
+        unsafe { mi_usable_size(p) as c_int }
+    }
+
+    unsafe extern "C" fn x_roundup(n: c_int) -> c_int {
+        // SAFETY: a pure function of its argument.
+        let size = unsafe { mi_good_size(n.max(0) as usize) };
+        c_int::try_from(size).unwrap_or(n)
+    }
+
+    unsafe extern "C" fn x_init(_: *mut c_void) -> c_int {
+        ffi::SQLITE_OK
+    }
+
+    unsafe extern "C" fn x_shutdown(_: *mut c_void) {}
+
+    pub(super) fn install() {
+        let methods = ffi::sqlite3_mem_methods {
+            xMalloc: Some(x_malloc),
+            xFree: Some(x_free),
+            xRealloc: Some(x_realloc),
+            xSize: Some(x_size),
+            xRoundup: Some(x_roundup),
+            xInit: Some(x_init),
+            xShutdown: Some(x_shutdown),
+            pAppData: std::ptr::null_mut(),
+        };
+        // SAFETY: SQLITE_CONFIG_MALLOC takes a pointer to a methods struct
+        // and copies it before returning. sqlite3_config is refused
+        // (SQLITE_MISUSE) once SQLite is initialised, which leaves its
+        // default allocator in place: slower, never wrong.
+        let rc = unsafe {
+            ffi::sqlite3_config(
+                ffi::SQLITE_CONFIG_MALLOC,
+                &methods as *const ffi::sqlite3_mem_methods,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was already initialised; it keeps its own allocator"
+            );
+        }
+    }
+}
+
 #[cfg(all(test, target_env = "musl"))]
 mod tests {
+    use rusqlite::ffi;
+
+    /// Set by `sqlite_allocates_from_mimalloc` for the copy of the test
+    /// binary it starts: SQLite's allocator can only be chosen before
+    /// SQLite initialises, and other tests in this process open databases.
+    const CHILD: &str = "OXIDESK_TEST_SQLITE_ALLOCATOR_CHILD";
+
+    #[test]
+    fn sqlite_allocates_from_mimalloc() {
+        if std::env::var_os(CHILD).is_some() {
+            super::route_sqlite_allocations();
+            let mut methods = std::mem::MaybeUninit::<ffi::sqlite3_mem_methods>::zeroed();
+            // SAFETY: GETMALLOC writes the current methods into the struct.
+            let rc =
+                unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_GETMALLOC, methods.as_mut_ptr()) };
+            assert_eq!(rc, ffi::SQLITE_OK);
+            // SAFETY: filled in by SQLite above.
+            let methods = unsafe { methods.assume_init() };
+            let malloc = methods.xMalloc.expect("an xMalloc");
+            let free = methods.xFree.expect("an xFree");
+            // SAFETY: the pair SQLite itself would call.
+            unsafe {
+                let p = malloc(100);
+                assert!(!p.is_null());
+                assert!(libmimalloc_sys::mi_is_in_heap_region(p));
+                free(p);
+            }
+            // And SQLite still works on top of it.
+            let dir = tempfile::tempdir().unwrap();
+            let conn = rusqlite::Connection::open(dir.path().join("a.db")).unwrap();
+            conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (randomblob(100000));")
+                .unwrap();
+            let n: i64 = conn
+                .query_row("SELECT length(x) FROM t", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 100_000);
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "alloc::tests::sqlite_allocates_from_mimalloc",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child test failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn the_purge_delay_option_is_the_one_we_set() {
         // mimalloc 3's default purge delay is 1000 ms; no other option of

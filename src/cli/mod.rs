@@ -117,6 +117,7 @@ impl Context {
 /// exit code and a sentence on stderr.
 pub fn run(cli: Cli) -> ExitCode {
     crate::alloc::release_freed_memory_at_once();
+    crate::alloc::route_sqlite_allocations();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
