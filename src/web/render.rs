@@ -25,6 +25,41 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Escape text for HTML exactly as Tera's default escaper does (`&`, `<`,
+/// `>`, `"`, `'` and `/`), appending to `out`.
+///
+/// Tera's own `escape_html` pushes the input one `char` at a time into a
+/// string it sized at twice the input and then shrinks (a reallocation).
+/// Every `{{ }}` of every page and every cell of a queue row goes through
+/// it: on the Open queue it was 9% of the server's time. This copies the
+/// runs between special characters at once; those are all ASCII, so every
+/// cut is on a character boundary.
+pub fn escape_html_into(out: &mut String, s: &str) {
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            b'/' => "&#x2F;",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(entity);
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+}
+
+/// [`escape_html_into`] a new string; the escaper the templates use.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8 + 8);
+    escape_html_into(&mut out, s);
+    out
+}
+
 /// The attachment URL for staff.
 pub fn attachment_url(id: crate::model::AttachmentId) -> String {
     format!("/attachments/{id}")
@@ -132,6 +167,37 @@ impl<'r> rocket::response::Responder<'r, 'static> for Download {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_html_writes_what_tera_writes() {
+        let samples = [
+            "",
+            "plain",
+            "<script>alert('x')</script> & \"quoted\" a/b",
+            "&&&<<>>//''\"\"",
+            "سلام <b>دنیا</b> & «نقل‌قول»",
+            "ሰላም / ዓለም & <i>",
+            "emoji 🎉 & 🚀 </end>",
+            "trailing &",
+            "/leading",
+        ];
+        for s in samples {
+            assert_eq!(escape_html(s), tera::escape_html(s), "{s:?}");
+        }
+        // Every pair of characters from a mixed alphabet, in every position.
+        let alphabet = ['a', '&', '<', '>', '"', '\'', '/', 'ش', '🎉', ' '];
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    let s: String = [a, b, c].iter().collect();
+                    assert_eq!(escape_html(&s), tera::escape_html(&s), "{s:?}");
+                }
+            }
+        }
+        let mut out = String::from("kept ");
+        escape_html_into(&mut out, "<x>");
+        assert_eq!(out, "kept &lt;x&gt;");
+    }
 
     #[test]
     fn mail_html_is_cleaned_and_cids_rewritten() {

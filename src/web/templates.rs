@@ -32,6 +32,7 @@ impl Templates {
             raw.push((name.trim_end_matches(".tera").to_string(), text));
         }
         tera.add_raw_templates(raw)?;
+        tera.set_escape_fn(super::render::escape_html);
         tera.register_function("t", i18n::TeraT);
         tera.register_function("asset", |args: &HashMap<String, Value>| {
             let path = args
