@@ -9,22 +9,6 @@
 use crate::store::search::{MARK_END, MARK_START};
 use crate::store::ticket_page::AttachmentMeta;
 
-/// Escape text for HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// Escape text for HTML exactly as Tera's default escaper does (`&`, `<`,
 /// `>`, `"`, `'` and `/`), appending to `out`.
 ///
@@ -89,7 +73,7 @@ pub fn mail_html(html: &str, attachments: &[AttachmentMeta]) -> String {
 /// A search snippet with its match marks turned into `<mark>`, everything
 /// else escaped.
 pub fn highlight(snippet: &str) -> String {
-    escape(snippet)
+    escape_html(snippet)
         .replace(MARK_START, "<mark>")
         .replace(MARK_END, "</mark>")
 }
