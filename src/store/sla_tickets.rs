@@ -100,13 +100,13 @@ pub fn set_resolved_at(conn: &Connection, id: TicketId, at: Option<i64>) -> Stor
 }
 
 /// Active tickets past due and not yet marked, oldest due first. Reads the
-/// `tickets_due` partial index.
+/// `tickets_due_unmarked` partial index, which holds only such tickets.
 pub fn due_unmarked(conn: &Connection, now: i64, limit: u32) -> StoreResult<Vec<TicketId>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id FROM tickets INDEXED BY tickets_due
-             WHERE due_at IS NOT NULL AND status NOT IN ('resolved', 'closed')
-               AND due_at <= ?1 AND is_overdue = 0
+            "SELECT id FROM tickets INDEXED BY tickets_due_unmarked
+             WHERE due_at IS NOT NULL AND is_overdue = 0
+               AND status NOT IN ('resolved', 'closed') AND due_at <= ?1
              ORDER BY due_at LIMIT ?2",
         )
         .ctx(|| "listing tickets past due".into())?;
