@@ -30,6 +30,16 @@ pub fn release_freed_memory_at_once() {
     }
 }
 
+/// Hand the pages freed so far back to the kernel now, from every thread's
+/// heap mimalloc can reach, instead of when each thread next allocates.
+pub fn return_freed_memory() {
+    #[cfg(target_env = "musl")]
+    // SAFETY: mi_collect may be called from any thread at any time.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
+}
+
 /// Route SQLite's own allocations through mimalloc as well.
 ///
 /// The bundled SQLite calls the C library's `malloc` directly, and in the

@@ -94,6 +94,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     // The overdue task marks tickets past due within a minute.
     let overdue =
         crate::tickets::sla::overdue::spawn(store.clone(), crate::tickets::sla::overdue::INTERVAL);
+    // Memory back to the kernel while the web UI goes unused.
+    let trimmer = crate::web::idle::spawn(store.clone());
     let (registry, dispatcher) = crate::plugin::start(&config, &store)
         .context("cannot start the plugin event dispatcher")?;
     let rocket = crate::web::build(store, config.clone())?.manage(registry);
@@ -117,6 +119,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("the web server stopped: {e}"))
     })?;
+    drop(trimmer);
     drop(dispatcher);
     drop(outbox);
     drop(overdue);

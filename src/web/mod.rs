@@ -14,6 +14,7 @@ pub mod blocking;
 pub mod csrf;
 pub mod health;
 pub mod i18n;
+pub mod idle;
 pub mod metrics;
 pub mod portal;
 pub mod render;

@@ -102,6 +102,7 @@ impl Fairing for RequestLog {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        super::idle::touch();
         let id = req
             .headers()
             .get_one("X-Request-Id")

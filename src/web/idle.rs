@@ -1,0 +1,143 @@
+//! Memory back to the system while nobody uses the web UI.
+//!
+//! Under load each pooled database connection fills its page cache and
+//! keeps its prepared statements; that is what makes the next page fast.
+//! A helpdesk is idle most of the night and often most of the day, and on a
+//! 512 MB VPS the memory is worth more to the rest of the machine then:
+//! after `IDLE` without a request, the trimmer frees the idle connections'
+//! caches and statements and hands the freed pages back to the kernel. The
+//! first request afterwards reads its pages from the kernel's cache and
+//! prepares its statements again, about a millisecond.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::store::Store;
+
+/// How long the web UI must go without a request before the trim.
+pub const IDLE: Duration = Duration::from_secs(20);
+
+/// How often the trimmer looks.
+const TICK: Duration = Duration::from_secs(5);
+
+fn start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// Milliseconds since `start()` at the latest request.
+static LAST_REQUEST_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    u64::try_from(start().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Note a request (the request fairing calls this for every request).
+pub fn touch() {
+    LAST_REQUEST_MS.store(now_ms(), Ordering::Relaxed);
+}
+
+/// What the trimmer decides at one tick: trim once per quiet spell, when the
+/// last request is `IDLE` old and came after the previous trim.
+fn due(last_request_ms: u64, last_trim_ms: Option<u64>, now_ms: u64, idle: Duration) -> bool {
+    let quiet = now_ms.saturating_sub(last_request_ms) >= idle.as_millis() as u64;
+    quiet && last_trim_ms.is_none_or(|t| last_request_ms > t)
+}
+
+/// The trimmer thread; stops when dropped.
+pub struct Trimmer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Trimmer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Start the trimmer for `store` (`serve` does).
+pub fn spawn(store: Store) -> Trimmer {
+    touch();
+    let (tx, rx) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("oxidesk-idle".into())
+        .spawn(move || {
+            let mut last_trim: Option<u64> = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
+                let now = now_ms();
+                if !due(
+                    LAST_REQUEST_MS.load(Ordering::Relaxed),
+                    last_trim,
+                    now,
+                    IDLE,
+                ) {
+                    continue;
+                }
+                let trimmed = store.release_idle_memory();
+                crate::alloc::return_freed_memory();
+                last_trim = Some(now);
+                tracing::debug!(connections = trimmed, "idle: released cached memory");
+            }
+        })
+        .ok();
+    Trimmer {
+        stop: Some(tx),
+        thread,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_once_per_quiet_spell() {
+        let idle = Duration::from_secs(20);
+        // Busy: the last request is recent.
+        assert!(!due(100_000, None, 110_000, idle));
+        // Quiet for 20 s, never trimmed: trim.
+        assert!(due(100_000, None, 120_000, idle));
+        // Trimmed at 120 s with no request since: not again.
+        assert!(!due(100_000, Some(120_000), 180_000, idle));
+        // A request at 130 s, quiet until 150 s: trim again.
+        assert!(!due(130_000, Some(120_000), 140_000, idle));
+        assert!(due(130_000, Some(120_000), 150_000, idle));
+    }
+
+    /// Bytes of page cache the connection holds (SQLITE_DBSTATUS_CACHE_USED).
+    fn cache_used(c: &rusqlite::Connection) -> i32 {
+        let (mut cur, mut hi) = (0, 0);
+        // SAFETY: the handle is valid while `c` lives; sqlite3_db_status
+        // only reads counters.
+        let rc = unsafe { rusqlite::ffi::sqlite3_db_status(c.handle(), 1, &mut cur, &mut hi, 0) };
+        assert_eq!(rc, 0);
+        cur
+    }
+
+    #[test]
+    fn idle_connections_give_back_their_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&crate::store::StoreOptions::new(dir.path().join("idle.db"))).unwrap();
+        let before = {
+            let conn = store.conn().unwrap();
+            conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0))
+                .unwrap();
+            cache_used(&conn)
+        };
+        assert!(before > 0, "the query read pages into the cache");
+        assert_eq!(store.release_idle_memory(), 1);
+        let after = cache_used(&store.conn().unwrap());
+        assert!(
+            after < before,
+            "cache {after} B after the trim, {before} B before"
+        );
+    }
+}
