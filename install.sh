@@ -130,12 +130,13 @@ ensure_rust() {
     rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 }
 
-# Build the static release binary; print nothing but its path on stdout.
+# Build the static binary in the profile we ship (Cargo.toml's `dist`);
+# print nothing but its path on stdout.
 build() {
     ensure_packages build-essential musl-tools git curl ca-certificates
     ensure_rust
-    (cd "$SRC_DIR" && cargo build --release --locked --target "$TARGET" >&2)
-    echo "${CARGO_TARGET_DIR:-$SRC_DIR/target}/$TARGET/release/oxidesk"
+    (cd "$SRC_DIR" && cargo build --profile dist --locked --target "$TARGET" >&2)
+    echo "${CARGO_TARGET_DIR:-$SRC_DIR/target}/$TARGET/dist/oxidesk"
 }
 
 random_secret() {

@@ -1,17 +1,19 @@
 # Shared helpers for the benchmark scripts (sourced, not run).
 
-# The binary under test: $OXIDESK_BIN, or target/release/oxidesk built (niced,
-# since the machine is shared) when missing or older than the sources.
+# The binary under test: $OXIDESK_BIN, or the binary we ship
+# (target/x86_64-unknown-linux-musl/dist/oxidesk, the `dist` profile) built
+# (niced, since the machine is shared) when missing or older than the sources.
 oxidesk_bin() {
     if [ -n "${OXIDESK_BIN:-}" ]; then
         [ -x "$OXIDESK_BIN" ] || { echo "OXIDESK_BIN=$OXIDESK_BIN is not executable" >&2; return 1; }
         echo "$OXIDESK_BIN"
         return
     fi
-    local bin="$root/target/release/oxidesk"
-    if [ ! -x "$bin" ] || [ -n "$(find "$root/src" "$root/Cargo.toml" "$root/Cargo.lock" -newer "$bin" -print -quit)" ]; then
-        echo "building $bin (cargo build --release, niced)" >&2
-        (cd "$root" && nice -n 10 cargo build --release >&2)
+    local target=x86_64-unknown-linux-musl
+    local bin="${CARGO_TARGET_DIR:-$root/target}/$target/dist/oxidesk"
+    if [ ! -x "$bin" ] || [ -n "$(find "$root/src" "$root/assets" "$root/Cargo.toml" "$root/Cargo.lock" -newer "$bin" -print -quit)" ]; then
+        echo "building $bin (cargo build --profile dist, niced)" >&2
+        (cd "$root" && nice -n 10 cargo build --profile dist --locked --target "$target" --bin oxidesk >&2)
     fi
     echo "$bin"
 }

@@ -7,8 +7,8 @@
 # would, and counted). Prints a table; see benches/README.md.
 #
 # Environment:
-#   OXIDESK_BIN   binary to test (default: target/release/oxidesk, built
-#                 with `nice cargo build --release` when missing or stale)
+#   OXIDESK_BIN   binary to test (default: the dist build, built
+#                 with `nice cargo build --profile dist` when missing or stale)
 #   TICKETS       tickets in the seeded database (default 100000)
 #   MESSAGES      messages to pipe (default 1000)
 #   WORKERS       concurrent pipers in the second run (default 4)

@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BIN=${OXIDESK_BIN:?set OXIDESK_BIN to the release binary}
+BIN=${OXIDESK_BIN:?set OXIDESK_BIN to the binary to test (tests/run: the dist build)}
 [ -x "$BIN" ] || fail "no binary at $BIN (the cargo-test suite builds it)"
 [ "$(id -u)" -eq 0 ] || skip "install.sh needs root"
 command -v postconf >/dev/null || skip "Postfix is not installed"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The release binary is static and self-contained: copied alone into an empty
+# The shipped binary is static and self-contained: copied alone into an empty
 # directory it runs, creates its database, and serves pages and assets.
 # Uses $OXIDESK_BIN (tests/run sets it). Exit 0 passed, 77 skipped, else failed.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BIN=${OXIDESK_BIN:?set OXIDESK_BIN to the release binary}
+BIN=${OXIDESK_BIN:?set OXIDESK_BIN to the binary to test (tests/run: the dist build)}
 [ -x "$BIN" ] || fail "no binary at $BIN (the cargo-test suite builds it)"
 
 work=$(mktemp -d)
