@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod alloc;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod display;

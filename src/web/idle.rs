@@ -10,11 +10,10 @@
 //! prepares its statements again, about a millisecond.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::background::TaskHandle;
 use crate::store::Store;
 
 /// How long the web UI must go without a request before the trim.
@@ -47,50 +46,26 @@ fn due(last_request_ms: u64, last_trim_ms: Option<u64>, now_ms: u64, idle: Durat
     quiet && last_trim_ms.is_none_or(|t| last_request_ms > t)
 }
 
-/// The trimmer thread; stops when dropped.
-pub struct Trimmer {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for Trimmer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Start the trimmer for `store` (`serve` does).
-pub fn spawn(store: Store) -> Trimmer {
+/// Start the trimmer for `store` (`serve` does); it stops when the handle
+/// drops.
+pub fn spawn(store: Store) -> TaskHandle {
     touch();
-    let (tx, rx) = mpsc::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("oxidesk-idle".into())
-        .spawn(move || {
-            let mut last_trim: Option<u64> = None;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
-                let now = now_ms();
-                if !due(
-                    LAST_REQUEST_MS.load(Ordering::Relaxed),
-                    last_trim,
-                    now,
-                    IDLE,
-                ) {
-                    continue;
-                }
-                let trimmed = store.release_idle_memory();
-                crate::alloc::return_freed_memory();
-                last_trim = Some(now);
-                tracing::debug!(connections = trimmed, "idle: released cached memory");
-            }
-        })
-        .ok();
-    Trimmer {
-        stop: Some(tx),
-        thread,
-    }
+    let mut last_trim: Option<u64> = None;
+    crate::background::every("oxidesk-idle", TICK, move || {
+        let now = now_ms();
+        if !due(
+            LAST_REQUEST_MS.load(Ordering::Relaxed),
+            last_trim,
+            now,
+            IDLE,
+        ) {
+            return;
+        }
+        let trimmed = store.release_idle_memory();
+        crate::alloc::return_freed_memory();
+        last_trim = Some(now);
+        tracing::debug!(connections = trimmed, "idle: released cached memory");
+    })
 }
 
 #[cfg(test)]

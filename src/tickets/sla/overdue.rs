@@ -8,8 +8,6 @@
 //! future or goes away (answer, resolution): the next time it falls due is
 //! a new episode, with a new alert.
 
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -92,46 +90,20 @@ fn mark_one(tx: &Connection, id: TicketId, now: i64) -> Result<Option<Marked>, T
     Ok(Some(marked))
 }
 
-/// The task running beside the web server; dropping the handle stops it.
-pub struct TaskHandle {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for TaskHandle {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use crate::background::TaskHandle;
 
 /// Run the overdue task every `interval` until the handle drops.
 pub fn spawn(store: Store, interval: Duration) -> TaskHandle {
-    let (tx, rx) = mpsc::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("sla-overdue".into())
-        .spawn(move || loop {
-            match run(&store, store::now()) {
-                Ok(s) if s.marked > 0 => tracing::info!(
-                    marked = s.marked,
-                    priority_raised = s.priority_raised,
-                    reassigned = s.reassigned,
-                    "tickets marked overdue"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "the overdue task failed; retrying"),
-            }
-            match rx.recv_timeout(interval) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-        })
-        .map_err(|e| tracing::error!(error = %e, "cannot start the overdue task"))
-        .ok();
-    TaskHandle {
-        stop: Some(tx),
-        thread,
-    }
+    crate::background::every("sla-overdue", interval, move || {
+        match run(&store, store::now()) {
+            Ok(s) if s.marked > 0 => tracing::info!(
+                marked = s.marked,
+                priority_raised = s.priority_raised,
+                reassigned = s.reassigned,
+                "tickets marked overdue"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the overdue task failed; retrying"),
+        }
+    })
 }
