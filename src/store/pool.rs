@@ -128,6 +128,9 @@ struct Manager {
 /// `_open` counts it as closed.
 struct Counted {
     conn: Connection,
+    /// Close it when it comes back instead of keeping it idle (see
+    /// `release_idle_memory`).
+    retire: bool,
     _open: OpenGuard,
 }
 
@@ -149,6 +152,7 @@ impl ManageConnection for Manager {
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(Counted {
             conn,
+            retire: false,
             _open: OpenGuard(self.open.clone()),
         })
     }
@@ -158,7 +162,9 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Counted) -> bool {
-        self.inner.has_broken(&mut conn.conn)
+        // r2d2 drops a connection it is told is broken rather than putting
+        // it back; the pool opens a new one when it needs one.
+        conn.retire || self.inner.has_broken(&mut conn.conn)
     }
 }
 
@@ -311,25 +317,24 @@ impl Store {
         })
     }
 
-    /// Free what the pool's idle connections hold for speed: the pages in
-    /// their caches and their prepared statements. The next request reads
-    /// its pages again (from the kernel's cache, as a rule) and prepares its
-    /// statements again; the connections stay open. Connections in use are
-    /// left alone. Returns how many connections were trimmed.
+    /// Close the pool's idle connections, and with them everything they
+    /// hold for speed: the pages in their caches, their prepared statements
+    /// and their copy of the schema. The next request opens a connection
+    /// again (well under a millisecond) and reads its pages from the
+    /// kernel's cache, as a rule. The store's setup connection stays open,
+    /// so the WAL is not checkpointed and deleted; connections in use are
+    /// left alone. Returns how many connections were closed.
     pub fn release_idle_memory(&self) -> usize {
         let Backend::Pool { pool, .. } = &self.backend else {
             return 0;
         };
-        // Hold each one until all are done, so none is taken twice.
-        let mut trimmed = Vec::new();
-        while let Some(c) = pool.try_get() {
-            if let Err(e) = c.conn.execute_batch("PRAGMA shrink_memory") {
-                tracing::debug!(error = %e, "shrinking an idle connection's cache");
-            }
-            c.conn.flush_prepared_statement_cache();
-            trimmed.push(c);
+        // Hold each one until all are taken, so none is taken twice.
+        let mut idle = Vec::new();
+        while let Some(mut c) = pool.try_get() {
+            c.retire = true;
+            idle.push(c);
         }
-        trimmed.len()
+        idle.len()
     }
 
     /// A connection: from the pool, or the single connection once its

@@ -4,10 +4,11 @@
 //! keeps its prepared statements; that is what makes the next page fast.
 //! A helpdesk is idle most of the night and often most of the day, and on a
 //! 512 MB VPS the memory is worth more to the rest of the machine then:
-//! after `IDLE` without a request, the trimmer frees the idle connections'
-//! caches and statements and hands the freed pages back to the kernel. The
-//! first request afterwards reads its pages from the kernel's cache and
-//! prepares its statements again, about a millisecond.
+//! after `IDLE` without a request, the trimmer closes the idle connections
+//! (caches, statements, schema and all) and hands the freed pages back to
+//! the kernel. The first request afterwards opens a connection, reads its
+//! pages from the kernel's cache and prepares its statements again, about a
+//! millisecond.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -64,7 +65,10 @@ pub fn spawn(store: Store) -> TaskHandle {
         let trimmed = store.release_idle_memory();
         crate::alloc::return_freed_memory();
         last_trim = Some(now);
-        tracing::debug!(connections = trimmed, "idle: released cached memory");
+        tracing::debug!(
+            connections = trimmed,
+            "idle: closed idle connections, released cached memory"
+        );
     })
 }
 
@@ -97,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn idle_connections_give_back_their_caches() {
+    fn idle_connections_are_closed() {
         let dir = tempfile::tempdir().unwrap();
         let store =
             Store::open(&crate::store::StoreOptions::new(dir.path().join("idle.db"))).unwrap();
@@ -105,14 +109,27 @@ mod tests {
             let conn = store.conn().unwrap();
             conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0))
                 .unwrap();
+            // A temporary table lives exactly as long as its connection.
+            conn.execute_batch("CREATE TEMP TABLE marker(x)").unwrap();
             cache_used(&conn)
         };
         assert!(before > 0, "the query read pages into the cache");
+        let has_marker = |c: &rusqlite::Connection| {
+            c.query_row(
+                "SELECT count(*) FROM temp.sqlite_schema WHERE name = 'marker'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        assert!(has_marker(&store.conn().unwrap()), "the pool kept it");
         assert_eq!(store.release_idle_memory(), 1);
-        let after = cache_used(&store.conn().unwrap());
-        assert!(
-            after < before,
-            "cache {after} B after the trim, {before} B before"
-        );
+        let conn = store.conn().unwrap();
+        assert!(!has_marker(&conn), "the idle connection was closed");
+        let after = cache_used(&conn);
+        assert!(after < before, "cache {after} B after, {before} B before");
+        // Nothing left idle to close while this one is in use.
+        assert_eq!(store.release_idle_memory(), 0);
     }
 }
