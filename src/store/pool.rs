@@ -1,3 +1,6 @@
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -128,6 +131,8 @@ struct Manager {
 /// `_open` counts it as closed.
 struct Counted {
     conn: Connection,
+    /// Results of reads kept until the database changes (see `Conn::memo`).
+    memo: RefCell<Memo>,
     /// Close it when it comes back instead of keeping it idle (see
     /// `release_idle_memory`).
     retire: bool,
@@ -142,6 +147,63 @@ impl Drop for OpenGuard {
     }
 }
 
+/// What `Conn::memo` keeps on one pooled connection: values computed from
+/// the database as this connection last saw it.
+#[derive(Default)]
+struct Memo {
+    /// `PRAGMA data_version` (moves when another connection commits) and
+    /// `total_changes` (moves when this one writes) at the time of the values.
+    seen: Option<(i64, u64)>,
+    values: HashMap<String, Box<dyn Any + Send>>,
+}
+
+/// Values kept per connection; beyond this the memo starts over.
+const MEMO_ENTRIES: usize = 64;
+
+impl Conn {
+    /// The value of a read that depends on nothing but the database's
+    /// content and `key`: computed once, then given back from memory until
+    /// any connection (in this process or another) commits a change, or
+    /// this one writes. Checking costs one `PRAGMA data_version`. Meant for
+    /// small reads every page repeats, such as the navigation's queue
+    /// counts; connections outside a pool compute every time.
+    pub fn memo<T, F>(&self, key: &str, compute: F) -> StoreResult<T>
+    where
+        T: Clone + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T>,
+    {
+        let Some(ConnInner::Pooled(c)) = self.inner.as_ref() else {
+            return compute(self);
+        };
+        // Read before computing: a change committed in between makes the
+        // next call compute again, never serve an older value.
+        let seen = (
+            c.conn
+                .prepare_cached("PRAGMA data_version")
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+                .map_err(|e| StoreError::wrap("reading the database's change counter", e))?,
+            c.conn.total_changes(),
+        );
+        {
+            let mut memo = c.memo.borrow_mut();
+            if memo.seen != Some(seen) {
+                memo.values.clear();
+                memo.seen = Some(seen);
+            }
+            if let Some(v) = memo.values.get(key).and_then(|v| v.downcast_ref::<T>()) {
+                return Ok(v.clone());
+            }
+        }
+        let value = compute(&c.conn)?;
+        let mut memo = c.memo.borrow_mut();
+        if memo.values.len() >= MEMO_ENTRIES {
+            memo.values.clear();
+        }
+        memo.values.insert(key.to_owned(), Box::new(value.clone()));
+        Ok(value)
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = Counted;
     type Error = rusqlite::Error;
@@ -153,6 +215,7 @@ impl ManageConnection for Manager {
         Ok(Counted {
             conn,
             retire: false,
+            memo: RefCell::new(Memo::default()),
             _open: OpenGuard(self.open.clone()),
         })
     }
@@ -370,5 +433,79 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn count(c: &Connection) -> StoreResult<i64> {
+        c.query_row("SELECT count(*) FROM departments", [], |r| r.get(0))
+            .map_err(|e| StoreError::wrap("counting", e))
+    }
+
+    #[test]
+    fn memo_serves_a_value_until_the_database_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions::new(dir.path().join("memo.db"));
+        let store = Store::open(&opts).unwrap();
+        let computed = Cell::new(0);
+        let read = |conn: &Conn| {
+            conn.memo("departments", |c| {
+                computed.set(computed.get() + 1);
+                count(c)
+            })
+            .unwrap()
+        };
+        let conn = store.conn().unwrap();
+        let first = read(&conn);
+        assert_eq!(read(&conn), first);
+        assert_eq!(computed.get(), 1, "nothing changed: served from memory");
+
+        // A write on this connection.
+        conn.execute(
+            "INSERT INTO departments (name, created_at) VALUES ('Memo one', 0)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(read(&conn), first + 1);
+        assert_eq!(computed.get(), 2);
+
+        // A commit by another process's connection.
+        let other = Connection::open(&opts.path).unwrap();
+        other
+            .execute(
+                "INSERT INTO departments (name, created_at) VALUES ('Memo two', 0)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(read(&conn), first + 2);
+        assert_eq!(read(&conn), first + 2);
+        assert_eq!(computed.get(), 3);
+
+        // Keys are separate.
+        conn.memo("other", count).unwrap();
+        assert_eq!(read(&conn), first + 2);
+        assert_eq!(computed.get(), 3);
+    }
+
+    #[test]
+    fn memo_computes_every_time_without_a_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = StoreOptions::new(dir.path().join("single.db"));
+        opts.single_connection = true;
+        let store = Store::open(&opts).unwrap();
+        let conn = store.conn().unwrap();
+        let computed = Cell::new(0);
+        for _ in 0..2 {
+            conn.memo("departments", |c| {
+                computed.set(computed.get() + 1);
+                count(c)
+            })
+            .unwrap();
+        }
+        assert_eq!(computed.get(), 2);
     }
 }

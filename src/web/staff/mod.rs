@@ -45,7 +45,11 @@ pub struct Shared {
 /// fetch it in the same database round trip as its own data.
 pub fn shared(c: &crate::store::Conn, scope: q::Scope) -> crate::store::StoreResult<Shared> {
     Ok(Shared {
-        counts: q::counts(c, scope)?,
+        // Every staff page shows them; they change only when tickets do.
+        counts: c.memo(
+            &format!("queue-counts:{}:{}", scope.staff, scope.admin),
+            |c| q::counts(c, scope),
+        )?,
         helpdesk: settings::get_or(c, "helpdesk.name", "Oxidesk")?,
     })
 }
