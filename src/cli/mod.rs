@@ -118,6 +118,7 @@ impl Context {
 pub fn run(cli: Cli) -> ExitCode {
     crate::alloc::release_freed_memory_at_once();
     crate::alloc::route_sqlite_allocations();
+    crate::alloc::skip_sqlite_memory_statistics();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

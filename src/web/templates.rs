@@ -180,7 +180,8 @@ mod tests {
     /// server's time. Values holding HTML are tested as `x | safe`.
     #[test]
     fn html_values_are_not_escaped_to_be_tested() {
-        let test = regex::Regex::new(r"\{%-?\s*(?:el)?if\s+(?:not\s+)?([\w.]*html)\s*-?%\}").unwrap();
+        let test =
+            regex::Regex::new(r"\{%-?\s*(?:el)?if\s+(?:not\s+)?([\w.]*html)\s*-?%\}").unwrap();
         let mut found = Vec::new();
         for name in Files::iter() {
             let text = String::from_utf8_lossy(&Files::get(&name).unwrap().data).into_owned();
