@@ -208,13 +208,19 @@ pub struct QueueRow {
     pub updated_at: i64,
     pub last_message_at: Option<i64>,
     pub due_at: Option<i64>,
+    /// The custom status label the ticket shows, if any (see statuses).
+    pub status_id: Option<i64>,
 }
+
+/// How many columns `ROW_COLS` has; a query's own columns follow them.
+pub const ROW_COUNT: usize = 17;
 
 /// The columns of `QueueRow`, over tickets `t`.
 pub const ROW_COLS: &str = "t.id, t.number, t.subject, t.status,
     p.name, p.color, d.name, s.name, c.name,
     (SELECT email FROM customer_identities WHERE customer_id = t.customer_id ORDER BY id LIMIT 1),
-    t.source, t.is_overdue, t.created_at, t.updated_at, t.last_message_at, t.due_at";
+    t.source, t.is_overdue, t.created_at, t.updated_at, t.last_message_at, t.due_at,
+    t.status_id";
 
 /// The joins `ROW_COLS` needs.
 pub const ROW_JOINS: &str = "JOIN priorities p ON p.id = t.priority_id
@@ -240,6 +246,7 @@ pub fn queue_row(r: &Row<'_>) -> rusqlite::Result<QueueRow> {
         updated_at: r.get(13)?,
         last_message_at: r.get(14)?,
         due_at: r.get(15)?,
+        status_id: r.get(16)?,
     })
 }
 

@@ -207,22 +207,3 @@ pub fn default_for_state(conn: &Connection, state: Status) -> StoreResult<Option
     .optional()
     .ctx(|| format!("loading the default status of {}", state.as_str()))
 }
-
-/// The status id each ticket names (None: its state's default), for a page
-/// of tickets at once.
-pub fn ids_of_tickets(
-    conn: &Connection,
-    tickets: &[TicketId],
-) -> StoreResult<std::collections::HashMap<TicketId, Option<i64>>> {
-    let ids = serde_json::to_string(tickets).unwrap_or_else(|_| "[]".into());
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, status_id FROM tickets WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .ctx(|| "loading the status labels of tickets".into())?;
-    let rows = stmt
-        .query_map([ids], |r| Ok((r.get(0)?, r.get(1)?)))
-        .ctx(|| "loading the status labels of tickets".into())?;
-    rows.collect::<Result<_, _>>()
-        .ctx(|| "loading the status labels of tickets".into())
-}

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::queues::{queue_row, QueueRow, Scope, ROW_COLS, ROW_JOINS};
+use super::queues::{queue_row, QueueRow, Scope, ROW_COLS, ROW_COUNT, ROW_JOINS};
 use super::{Context, StoreResult};
 use crate::model::{
     AttachmentId, CustomerId, DepartmentId, EntryId, PriorityId, StaffId, TicketId,
@@ -41,15 +41,15 @@ pub fn head(conn: &Connection, scope: Scope, id: TicketId) -> StoreResult<Option
             stmt.query_row(params![scope.staff, id], |r| {
                 Ok(TicketHead {
                     row: queue_row(r)?,
-                    department_id: r.get(16)?,
-                    priority_id: r.get(17)?,
-                    assignee_id: r.get(18)?,
-                    customer_id: r.get(19)?,
-                    is_spam: r.get(20)?,
-                    merged_into_id: r.get(21)?,
-                    merged_into_number: r.get(22)?,
-                    team_id: r.get(23)?,
-                    team: r.get(24)?,
+                    department_id: r.get(ROW_COUNT)?,
+                    priority_id: r.get(ROW_COUNT + 1)?,
+                    assignee_id: r.get(ROW_COUNT + 2)?,
+                    customer_id: r.get(ROW_COUNT + 3)?,
+                    is_spam: r.get(ROW_COUNT + 4)?,
+                    merged_into_id: r.get(ROW_COUNT + 5)?,
+                    merged_into_number: r.get(ROW_COUNT + 6)?,
+                    team_id: r.get(ROW_COUNT + 7)?,
+                    team: r.get(ROW_COUNT + 8)?,
                 })
             })
             .optional()

@@ -6,7 +6,7 @@ use rocket::response::Redirect;
 use rocket::{get, routes, Either, FromForm, Route, State};
 
 use super::render;
-use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status, TicketId};
+use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status};
 use crate::store::queues::{self as q, Filters, Queue, Sort, SortKey};
 use crate::store::{search, staff, ticket_page, Store};
 use crate::web::admin::statuses::{display_name, label_of};
@@ -181,7 +181,6 @@ struct QueueData {
     priorities: Vec<q::Priority>,
     tags_in_use: Vec<String>,
     statuses: Vec<crate::store::statuses::StatusRow>,
-    status_ids: std::collections::HashMap<TicketId, Option<i64>>,
     shared: super::Shared,
 }
 
@@ -211,18 +210,20 @@ async fn show(
         )?;
         let has_next = rows.len() as i64 > PAGE_SIZE;
         rows.truncate(PAGE_SIZE as usize);
-        let ids: Vec<TicketId> = rows.iter().map(|r| r.id).collect();
+        // The choices beside the rows change only with the configuration;
+        // they come from the connection's memo until the database changes.
         Ok(QueueData {
-            can_any: crate::tickets::permissions::anywhere(c, scope)?,
-            teams: crate::store::teams::choices(c)?,
+            can_any: c.memo(&format!("can-any:{}:{}", scope.staff, scope.admin), |c| {
+                crate::tickets::permissions::anywhere(c, scope)
+            })?,
+            teams: c.memo("team-choices", crate::store::teams::choices)?,
             rows,
             has_next,
-            staff: staff::list_active(c)?,
-            departments: staff::list_departments(c)?,
-            priorities: q::priorities(c)?,
-            tags_in_use: crate::store::tags::in_use(c, 200)?,
-            statuses: crate::store::statuses::list(c)?,
-            status_ids: crate::store::statuses::ids_of_tickets(c, &ids)?,
+            staff: c.memo("staff-active", staff::list_active)?,
+            departments: c.memo("department-list", staff::list_departments)?,
+            priorities: c.memo("priorities", q::priorities)?,
+            tags_in_use: c.memo("tags-in-use", |c| crate::store::tags::in_use(c, 200))?,
+            statuses: c.memo("statuses", crate::store::statuses::list)?,
             shared: super::shared(c, scope)?,
         })
     })
@@ -237,7 +238,6 @@ async fn show(
         priorities,
         tags_in_use,
         statuses: all_statuses,
-        status_ids: named,
         shared,
     } = data;
     // The rows are written here rather than by the template: Tera's
@@ -246,7 +246,7 @@ async fn show(
     let mut rows_html = String::with_capacity(rows.len() * 1024);
     for r in &rows {
         let status_label = Status::parse(&r.status)
-            .and_then(|state| label_of(&all_statuses, state, named.get(&r.id).copied().flatten()))
+            .and_then(|state| label_of(&all_statuses, state, r.status_id))
             .map(|l| display_name(lang, l))
             .unwrap_or_else(|| i18n::t(lang, &format!("status.{}", r.status), &[]));
         let priority_label = i18n::t(lang, &format!("priority.{}", r.priority), &[]);
@@ -365,6 +365,7 @@ async fn search_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TicketId;
 
     fn row() -> q::QueueRow {
         q::QueueRow {
@@ -384,6 +385,7 @@ mod tests {
             updated_at: 0,
             last_message_at: None,
             due_at: None,
+            status_id: None,
         }
     }
 

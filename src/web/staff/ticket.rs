@@ -122,18 +122,22 @@ async fn show(
         };
         let tid = head.row.id;
         Ok(Some(TicketData {
-            statuses: crate::store::statuses::list(c)?,
-            status_id: crate::store::statuses::of_ticket(c, tid)?,
+            // Configuration lists come from the connection's memo until the
+            // database changes.
+            statuses: c.memo("statuses", crate::store::statuses::list)?,
+            status_id: head.row.status_id,
             perms: permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
-            teams: teams::choices(c)?,
+            teams: c.memo("team-choices", teams::choices)?,
             thread: tp::thread(c, tid)?,
             events: tp::events(c, tid)?,
             panel: tp::customer_panel(c, scope, head.customer_id, tid)?,
             lock: locks::current(c, tid)?,
-            staff: staff::list_active(c)?,
-            departments: staff::list_departments(c)?,
-            priorities: q::priorities(c)?,
-            canned: canned::list_for_ticket(c, staff_id, head.department_id)?,
+            staff: c.memo("staff-active", staff::list_active)?,
+            departments: c.memo("department-list", staff::list_departments)?,
+            priorities: c.memo("priorities", q::priorities)?,
+            canned: c.memo(&format!("canned:{staff_id}:{}", head.department_id), |c| {
+                canned::list_for_ticket(c, staff_id, head.department_id)
+            })?,
             sla: super::sla_box::load(c, tid, &lang)?,
             tags: crate::store::tags::of_ticket(c, tid)?,
             values: crate::store::forms::values_for_ticket(c, tid)?,
