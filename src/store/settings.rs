@@ -6,11 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{Context, StoreResult};
 
 pub fn get(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
-    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-        r.get(0)
-    })
-    .optional()
-    .ctx(|| format!("reading setting {key}"))
+    // Cached: every staff page reads at least the helpdesk's name.
+    conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .ctx(|| format!("reading setting {key}"))
 }
 
 pub fn get_or(conn: &Connection, key: &str, default: &str) -> StoreResult<String> {

@@ -67,8 +67,12 @@ pub fn id_by_number(
         "SELECT t.id FROM tickets t WHERE t.number = ?2 AND {}",
         scope.sql(1)
     );
-    conn.query_row(&sql, params![scope.staff, number], |r| r.get(0))
-        .optional()
+    // Cached: every search tries the words as a ticket number first.
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params![scope.staff, number], |r| r.get(0))
+                .optional()
+        })
         .ctx(|| format!("looking up ticket number {number}"))
 }
 
