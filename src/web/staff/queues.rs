@@ -452,7 +452,10 @@ mod tests {
         assert!(out.contains("<mark>word</mark>"), "{out}");
         assert!(out.contains("href=\"/tickets/7\""));
         // No customer name: the address stands in for it.
-        assert!(out.contains("<small dir=\"auto\">a@example.com · "), "{out}");
+        assert!(
+            out.contains("<small dir=\"auto\">a@example.com · "),
+            "{out}"
+        );
         let mut named = hit;
         named.row.customer_name = "Maryam".into();
         let mut out = String::new();
