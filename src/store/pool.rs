@@ -383,8 +383,8 @@ impl Store {
     /// Close the pool's idle connections, and with them everything they
     /// hold for speed: the pages in their caches, their prepared statements
     /// and their copy of the schema. The next request opens a connection
-    /// again (well under a millisecond) and reads its pages from the
-    /// kernel's cache, as a rule. The store's setup connection stays open,
+    /// again (about a millisecond, most of it reading the schema) and reads
+    /// its pages from the kernel's cache, as a rule. The store's setup connection stays open,
     /// so the WAL is not checkpointed and deleted; connections in use are
     /// left alone. Returns how many connections were closed.
     pub fn release_idle_memory(&self) -> usize {
