@@ -75,6 +75,9 @@ pub struct ServerConfig {
 pub struct MailConfig {
     /// Largest inbound message accepted, in bytes.
     pub max_message_bytes: u64,
+    /// Whether `serve` listens on the local intake socket beside the
+    /// database, to which `pipe` hands its messages (src/intake_socket).
+    pub intake_socket: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +148,7 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             max_message_bytes: 25 * 1024 * 1024,
+            intake_socket: true,
         }
     }
 }

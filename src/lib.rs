@@ -10,6 +10,7 @@ pub mod background;
 pub mod cli;
 pub mod config;
 pub mod display;
+pub mod intake_socket;
 pub mod mail;
 pub mod model;
 pub mod plugin;

@@ -15,19 +15,59 @@
 //!
 //! One line per message on stderr: "new ticket #N", "appended to #N",
 //! "duplicate of #N", "quarantined as ID (why)".
+//!
+//! When `oxidesk serve` runs on the same database, the message is handed to
+//! it over the local intake socket (src/intake_socket), which files it with
+//! a warm connection; otherwise, or with `--direct`, this process opens the
+//! database and files it. Either way the exit codes and lines are the same.
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::sysexits::{EX_DATAERR, EX_TEMPFAIL};
 use super::Context;
 use crate::store::Store;
-use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeSource};
+use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeOutcome, IntakeSource};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// File the message in this process even when `oxidesk serve` takes
+    /// mail on its intake socket.
+    #[arg(long)]
+    pub direct: bool,
+}
 
-pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+/// How long to wait for the server's verdict (or for it to read the
+/// message) before filing the message here instead.
+const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The exit code and log line for what became of a message, shared with
+/// the intake socket so that both paths say the same.
+pub fn verdict(result: &Result<IntakeOutcome, IntakeError>) -> (u8, String) {
+    match result {
+        Ok(outcome) => (0, outcome.log_line()),
+        Err(IntakeError::TooLarge { size, limit }) => (
+            EX_DATAERR,
+            format!(
+                "message rejected: it is {size} bytes, larger than this helpdesk accepts \
+                 ({limit} bytes)"
+            ),
+        ),
+        Err(e @ IntakeError::Temporary(_)) => (
+            EX_TEMPFAIL,
+            format!("the database is busy, try again later: {e}"),
+        ),
+        // Not the sender's fault: keep the message queued at the MTA rather
+        // than bounce it, and tell the admin.
+        Err(e) => (
+            EX_TEMPFAIL,
+            format!("the message could not be stored, try again later: {e}"),
+        ),
+    }
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let opts = IntakeOptions::from_config(&ctx.config);
     let limit = opts.max_message_bytes;
     let mut stdin = std::io::stdin().lock();
@@ -49,6 +89,25 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EX_DATAERR));
     }
 
+    let served = ctx.config.mail.intake_socket && !args.direct;
+    if let Some(socket) = served
+        .then(|| crate::intake_socket::path_for(&ctx.config.database.path))
+        .flatten()
+    {
+        match crate::intake_socket::hand_off(&socket, &raw, HAND_OFF_TIMEOUT) {
+            Ok(reply) => {
+                eprintln!("oxidesk pipe: {}", reply.text);
+                return Ok(ExitCode::from(reply.code));
+            }
+            Err(e @ crate::intake_socket::HandOffError::Unavailable(..)) => {
+                tracing::debug!(error = %e, "no server takes mail: filing it here");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the server did not answer: filing the message here");
+            }
+        }
+    }
+
     // One process, one message: a single connection is all it needs.
     let mut store_opts = ctx.config.store_options();
     store_opts.max_connections = 1;
@@ -61,27 +120,7 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EX_TEMPFAIL));
         }
     };
-    match intake::receive(&store, &raw, IntakeSource::Pipe, &opts) {
-        Ok(outcome) => {
-            eprintln!("oxidesk pipe: {}", outcome.log_line());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(IntakeError::TooLarge { size, limit }) => {
-            eprintln!(
-                "oxidesk pipe: message rejected: it is {size} bytes, larger than this helpdesk \
-                 accepts ({limit} bytes)"
-            );
-            Ok(ExitCode::from(EX_DATAERR))
-        }
-        Err(e @ IntakeError::Temporary(_)) => {
-            eprintln!("oxidesk pipe: the database is busy, try again later: {e}");
-            Ok(ExitCode::from(EX_TEMPFAIL))
-        }
-        Err(e) => {
-            // Not the sender's fault: keep the message queued at the MTA
-            // rather than bounce it, and tell the admin.
-            eprintln!("oxidesk pipe: the message could not be stored, try again later: {e}");
-            Ok(ExitCode::from(EX_TEMPFAIL))
-        }
-    }
+    let (code, line) = verdict(&intake::receive(&store, &raw, IntakeSource::Pipe, &opts));
+    eprintln!("oxidesk pipe: {line}");
+    Ok(ExitCode::from(code))
 }

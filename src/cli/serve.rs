@@ -98,6 +98,27 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let trimmer = crate::web::idle::spawn(store.clone());
     let (registry, dispatcher) = crate::plugin::start(&config, &store)
         .context("cannot start the plugin event dispatcher")?;
+    // `oxidesk pipe` hands messages to this process when it can.
+    let _intake_socket = config
+        .mail
+        .intake_socket
+        .then(|| {
+            let opts = crate::tickets::intake::IntakeOptions {
+                max_message_bytes: config.mail.max_message_bytes,
+                plugins: Some(std::sync::Arc::clone(&registry)),
+            };
+            match crate::intake_socket::Server::start(store.clone(), opts, &config.database.path) {
+                Ok(server) => {
+                    tracing::info!(socket = %server.path().display(), "taking piped mail on the intake socket");
+                    Some(server)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no intake socket: `oxidesk pipe` will open the database itself");
+                    None
+                }
+            }
+        })
+        .flatten();
     let rocket = crate::web::build(store, config.clone())?.manage(registry);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

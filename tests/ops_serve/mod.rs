@@ -409,3 +409,221 @@ fn sigterm_lets_the_delivery_in_progress_finish_then_exits_0() {
     assert_eq!(state, "sent", "recorded as sent before exiting");
     assert!(answer.contains("STUB1"), "{answer}");
 }
+
+// ------------------------------------------------- the local intake socket
+
+fn message(id: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Dana <dana@example.org>\r\nTo: support@example.com\r\n\
+         Subject: {subject}\r\nMessage-ID: <{id}@example.org>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// `oxidesk pipe ARGS` with `raw` on stdin: (exit code, stderr).
+fn pipe(db: &Path, raw: &[u8], args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--db")
+        .arg(db)
+        .arg("pipe")
+        .args(args)
+        .env_remove("OXIDESK_CONFIG")
+        .env("OXIDESK_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ticket_number(line: &str) -> String {
+    let i = line
+        .find('#')
+        .unwrap_or_else(|| panic!("no number in {line:?}"));
+    line[i + 1..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+fn intake_socket(db: &Path) -> PathBuf {
+    let db = std::fs::canonicalize(db).unwrap();
+    db.with_file_name(format!(
+        "{}-intake.sock",
+        db.file_name().unwrap().to_string_lossy()
+    ))
+}
+
+/// Lines of the server's log that say it filed a message from the socket.
+fn socket_lines(s: &mut Served) -> Vec<String> {
+    s.log()
+        .iter()
+        .filter(|l| l.contains("mail received on the intake socket"))
+        .cloned()
+        .collect()
+}
+
+fn wait_for_socket_line(s: &mut Served, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = socket_lines(s);
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server logged {} socket lines, expected {count}",
+            lines.len()
+        );
+    }
+}
+
+#[test]
+fn pipe_hands_mail_to_the_running_server_and_files_it_itself_otherwise() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated(dir.path());
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let sock = intake_socket(&db);
+
+    let mut s = Served::start(&db, &[]);
+    let mode = std::fs::metadata(&sock)
+        .expect("serve opened the intake socket")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o640,
+        "the socket lets connect no one who may not write the database"
+    );
+
+    // Handed over: the server files it and says so in its log.
+    let first = message("handoff-1", "Hand-off", "سلام، ایمیل من کار نمی‌کند");
+    let (code, err) = pipe(&db, &first, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("oxidesk pipe: new ticket #"), "{err}");
+    let number = ticket_number(&err);
+    let lines = wait_for_socket_line(&mut s, 1);
+    assert!(
+        lines[0].contains(&format!("new ticket #{number}")),
+        "{lines:?}"
+    );
+
+    // A redelivery through the server is a duplicate.
+    let (code, err) = pipe(&db, &first, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("duplicate of #{number}")), "{err}");
+    wait_for_socket_line(&mut s, 2);
+
+    // --direct files in the process itself; the server sees nothing.
+    let (code, err) = pipe(
+        &db,
+        &message("handoff-2", "Direct", "direct"),
+        &["--direct"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("new ticket #"), "{err}");
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        socket_lines(&mut s).len(),
+        2,
+        "the direct pipe bypassed the server"
+    );
+
+    // A clean stop removes the socket; the pipe then files mail itself.
+    s.sigterm();
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    assert!(!sock.exists(), "the socket file is removed at exit");
+    let (code, err) = pipe(&db, &message("handoff-3", "Alone", "no server"), &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("new ticket #"), "{err}");
+
+    // A server killed outright leaves its socket file behind: connecting
+    // is refused and the pipe files the mail itself.
+    let mut killed = Served::start(&db, &[]);
+    assert!(sock.exists());
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(sock.exists(), "a stale socket file");
+    let stale = message("handoff-4", "Stale", "after a crash");
+    let (code, err) = pipe(&db, &stale, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("new ticket #"), "{err}");
+    let stale_number = ticket_number(&err);
+
+    // The next server replaces the stale file and takes mail again, with
+    // its own settings: over its size limit, the pipe exits 65 with why.
+    let mut s = Served::start(&db, &[("OXIDESK_MAIL_MAX_MESSAGE_BYTES", "2000")]);
+    let (code, err) = pipe(&db, &stale, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("duplicate of #{stale_number}")),
+        "{err}"
+    );
+    let big = message("handoff-5", "Big", &"x".repeat(5000));
+    let (code, err) = pipe(&db, &big, &[], &[]);
+    assert_eq!(code, 65, "EX_DATAERR: {err}");
+    assert!(
+        err.contains("larger than this helpdesk accepts (2000 bytes)"),
+        "{err}"
+    );
+    // Turned off, serve opens no socket.
+    s.sigterm();
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    let mut off = Served::start(&db, &[("OXIDESK_MAIL_INTAKE_SOCKET", "false")]);
+    assert!(!sock.exists());
+    let (code, err) = pipe(&db, &message("handoff-6", "Off", "off"), &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    off.sigterm();
+    assert_eq!(off.wait_exit(Duration::from_secs(20)), Some(0));
+
+    // Every message is stored once.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let raw: i64 = conn
+        .query_row("SELECT COUNT(*) FROM raw_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(raw, 5, "handoff-1 to -4 and -6, each once");
+}
+
+#[test]
+fn a_busy_database_behind_the_server_is_a_temporary_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated(dir.path());
+    let mut s = Served::start(&db, &[("OXIDESK_DATABASE_BUSY_TIMEOUT_MS", "200")]);
+    let raw = message("busy-1", "Busy", "try again");
+    let mut holder = rusqlite::Connection::open(&db).unwrap();
+    let tx = holder
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let (code, err) = pipe(&db, &raw, &[], &[]);
+    assert_eq!(code, 75, "EX_TEMPFAIL: {err}");
+    assert!(err.contains("try again later"), "{err}");
+    tx.rollback().unwrap();
+
+    let (code, err) = pipe(&db, &raw, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    let number = ticket_number(&err);
+    let (_, err) = pipe(&db, &raw, &[], &[]);
+    assert!(err.contains(&format!("duplicate of #{number}")), "{err}");
+    assert_eq!(
+        wait_for_socket_line(&mut s, 2).len(),
+        2,
+        "both went through the server"
+    );
+    let n: i64 = holder
+        .query_row("SELECT COUNT(*) FROM raw_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "the refused attempt left nothing behind");
+    s.sigterm();
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+}
