@@ -2,7 +2,11 @@
 """Pipe benchmark driver (issue 2): pipes a set of varied messages into
 `oxidesk pipe`, one process per message as an MTA does, and into a floor of
 one `sqlite3` CLI process per message inserting the raw bytes into a WAL
-database; then the same with 4 concurrent workers. Reports messages/s,
+database; then the same with 4 concurrent workers. `oxidesk pipe` runs
+twice each time: with `--direct` (each process opens the database, as
+when `oxidesk serve` is not running) and with `oxidesk serve` running (the
+process hands the message to the server over the intake socket, as in
+production). Reports messages/s,
 p50/p99 wall time per message and peak RSS (exact per child via wait4's
 rusage), retries (exit 75), failures, and verifies that nothing was lost or
 duplicated.
@@ -20,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -432,6 +437,103 @@ def seeded_refs(db, rng_seed, limit=300):
         con.close()
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid, key):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def start_server(args, oenv, odb, work, tag):
+    """`oxidesk serve` on the copy, as in production: `pipe` then hands its
+    messages to it over the intake socket beside the database."""
+    port = free_port()
+    log = open(work / f"serve-{tag}.log", "ab")
+    srv = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}"], env=oenv,
+                           stdout=log, stderr=log)
+    sock = Path(os.path.realpath(odb) + "-intake.sock")
+    deadline = time.time() + 60
+    while not sock.exists():
+        if srv.poll() is not None or time.time() > deadline:
+            srv.kill()
+            sys.exit(f"pipe_driver: oxidesk serve did not open {sock}; see {log.name}")
+        time.sleep(0.05)
+    return srv
+
+
+def stop_server(srv):
+    srv.terminate()
+    try:
+        srv.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+        srv.wait()
+
+
+def run_oxidesk(args, variant, mode, wl, env, work, seq, distinct, gen_mids, checks):
+    """One timed run of `oxidesk pipe` into a fresh copy of the seeded
+    database: `direct` (each process opens the database) or `served` (a
+    running `oxidesk serve` files what the processes hand it)."""
+    odb = work / "oxidesk.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(odb) + suffix).unlink(missing_ok=True)
+    subprocess.run(["cp", args.seeded_db, str(odb)], check=True)
+    oenv = dict(env, OXIDESK_DB=str(odb))
+    # Migrations newer than the cached seed are applied before timing,
+    # as an upgraded installation does at its first start; the copy it
+    # saves first is removed at once.
+    subprocess.run([args.bin, "migrate"], env=oenv, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for bak in work.glob("oxidesk.db.pre-*.bak"):
+        bak.unlink()
+    srv = start_server(args, oenv, odb, work, f"{variant}-{len(wl)}") if variant == "served" else None
+    # The copy leaves hundreds of MB of dirty pages: write them out now,
+    # or the first fsync of the timed run pays for flushing them.
+    os.sync()
+    before = db_counts(odb)
+    if srv:
+        srv_rss_before = proc_status(srv.pid, "VmRSS")
+        name, argv = f"oxidesk pipe → serve, {mode}", [args.bin, "pipe"]
+    else:
+        name, argv = f"oxidesk pipe --direct, {mode}", [args.bin, "pipe", "--direct"]
+    r = run_set(name, argv, wl, oenv, work, args.launcher, "pipe",
+                work / f"oxidesk-{variant}-{len(wl)}.log")
+    if srv:
+        r["server_rss_before_kb"] = srv_rss_before
+        r["server_rss_after_kb"] = proc_status(srv.pid, "VmRSS")
+        r["server_hwm_kb"] = proc_status(srv.pid, "VmHWM")
+        stop_server(srv)
+        checks.append(
+            f"oxidesk serve during '{name}': RSS {r['server_rss_before_kb'] / 1024:.1f} MB before, "
+            f"{r['server_rss_after_kb'] / 1024:.1f} MB after, peak {r['server_hwm_kb'] / 1024:.1f} MB")
+    after = db_counts(odb)
+    delta = {k: (after[k] - before[k]) if isinstance(after[k], int)
+             and isinstance(before[k], int) else None
+             for k in ("tickets", "entries", "raw_messages", "attachments", "customers")}
+    r["db_delta"] = delta
+    r["raw_by_status"] = after["raw_by_status"]
+    hits = message_id_hits(odb, gen_mids)
+    lost = [m for m, c in hits.items() if c == 0]
+    dup = [m for m, c in hits.items() if c > 1]
+    checks.append(
+        f"{name}: new tickets {delta['tickets']}, new entries {delta['entries']}, "
+        f"raw messages +{delta['raw_messages']} (expected {len(distinct)} distinct), "
+        f"generated Message-IDs: {len(gen_mids) - len(lost) - len(dup)} once, "
+        f"{len(lost)} missing, {len(dup)} duplicated")
+    r["lost_mids"] = len(lost)
+    r["dup_mids"] = len(dup)
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -515,41 +617,9 @@ def main():
         results.append(r)
         if args.skip_oxidesk:
             continue
-        odb = work / "oxidesk.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(odb) + suffix).unlink(missing_ok=True)
-        subprocess.run(["cp", args.seeded_db, str(odb)], check=True)
-        oenv = dict(env, OXIDESK_DB=str(odb))
-        # Migrations newer than the cached seed are applied before timing,
-        # as an upgraded installation does at its first start; the copy it
-        # saves first is removed at once.
-        subprocess.run([args.bin, "migrate"], env=oenv, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for bak in work.glob("oxidesk.db.pre-*.bak"):
-            bak.unlink()
-        # The copy leaves hundreds of MB of dirty pages: write them out now,
-        # or the first fsync of the timed run pays for flushing them.
-        os.sync()
-        before = db_counts(odb)
-        r = run_set(f"oxidesk pipe, {mode}", [args.bin, "pipe"], wl, oenv, work,
-                    args.launcher, "pipe", work / f"oxidesk-{len(wl)}.log")
-        after = db_counts(odb)
-        delta = {k: (after[k] - before[k]) if isinstance(after[k], int)
-                 and isinstance(before[k], int) else None
-                 for k in ("tickets", "entries", "raw_messages", "attachments", "customers")}
-        r["db_delta"] = delta
-        r["raw_by_status"] = after["raw_by_status"]
-        hits = message_id_hits(odb, gen_mids)
-        lost = [m for m, c in hits.items() if c == 0]
-        dup = [m for m, c in hits.items() if c > 1]
-        checks.append(
-            f"oxidesk {mode}: new tickets {delta['tickets']}, new entries {delta['entries']}, "
-            f"raw messages +{delta['raw_messages']} (expected {len(distinct)} distinct), "
-            f"generated Message-IDs: {len(gen_mids) - len(lost) - len(dup)} once, "
-            f"{len(lost)} missing, {len(dup)} duplicated")
-        r["lost_mids"] = len(lost)
-        r["dup_mids"] = len(dup)
-        results.append(r)
+        for variant in ("direct", "served"):
+            r = run_oxidesk(args, variant, mode, wl, env, work, seq, distinct, gen_mids, checks)
+            results.append(r)
 
     # Table.
     floor1 = next((x for x in results if x["name"].startswith("floor") and x["workers"] == 1), None)
@@ -570,19 +640,20 @@ def main():
     print()
     for c in checks:
         print(c)
-    ox1 = next((x for x in results if x["name"] == "oxidesk pipe, 1 worker"), None)
-    oxn = next((x for x in results if x["name"].startswith("oxidesk pipe") and x["workers"] > 1),
-               None)
-    if ox1 and oxn:
-        print(f"scaling: {oxn['workers']} workers give {oxn['per_s'] / ox1['per_s']:.2f}x "
-              f"the throughput of 1 worker")
-    if ox1:
-        print(f"targets (1 worker): total within 2x of floor: "
-              f"{'PASS' if ox1['total_s'] <= 2 * floor1['total_s'] else 'FAIL'} "
-              f"({ox1['total_s'] / floor1['total_s']:.2f}x); p99 <= 25 ms: "
-              f"{'PASS' if ox1['p99_ms'] <= 25 else 'FAIL'} ({ox1['p99_ms']:.1f} ms); "
-              f"peak RSS <= 30 MB: {'PASS' if ox1['rss'] <= 30 * 1024 else 'FAIL'} "
-              f"({ox1['rss'] / 1024:.1f} MB)")
+    for variant in ("--direct", "→ serve"):
+        ox1 = next((x for x in results if x["name"] == f"oxidesk pipe {variant}, 1 worker"), None)
+        oxn = next((x for x in results if x["name"].startswith(f"oxidesk pipe {variant}")
+                    and x["workers"] > 1), None)
+        if ox1 and oxn:
+            print(f"scaling ({variant}): {oxn['workers']} workers give "
+                  f"{oxn['per_s'] / ox1['per_s']:.2f}x the throughput of 1 worker")
+        if ox1:
+            print(f"targets (pipe {variant}, 1 worker): total within 2x of floor: "
+                  f"{'PASS' if ox1['total_s'] <= 2 * floor1['total_s'] else 'FAIL'} "
+                  f"({ox1['total_s'] / floor1['total_s']:.2f}x); p99 <= 25 ms: "
+                  f"{'PASS' if ox1['p99_ms'] <= 25 else 'FAIL'} ({ox1['p99_ms']:.1f} ms); "
+                  f"peak RSS <= 30 MB: {'PASS' if ox1['rss'] <= 30 * 1024 else 'FAIL'} "
+                  f"({ox1['rss'] / 1024:.1f} MB per pipe process)")
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "checks": checks,
                                                "labels": labels}, indent=2))
