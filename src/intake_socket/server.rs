@@ -185,6 +185,9 @@ fn handle(mut stream: UnixStream, shared: &Shared) {
     };
     let result = intake::receive(&shared.store, &raw, IntakeSource::Pipe, &shared.opts);
     drop(raw);
+    // Mail is activity too: the idle trimmer waits for a quiet spell after
+    // it before closing the connections filing it used.
+    crate::web::idle::touch();
     let (code, text) = crate::cli::pipe::verdict(&result);
     match &result {
         Ok(_) => tracing::info!(outcome = %text, "mail received on the intake socket"),
