@@ -110,10 +110,14 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = UnixStream::connect(&self.path);
+        // Wake the accept loop so it sees the flag. Should that fail (the
+        // socket file was removed by hand), the loop stays blocked in
+        // accept: leave it to end with the process rather than wait.
+        let woken = UnixStream::connect(&self.path).is_ok();
         if let Some(t) = self.accept.take() {
-            let _ = t.join();
+            if woken {
+                let _ = t.join();
+            }
         }
         // Let the messages being filed commit and get their answers.
         self.shared.turns.drain(FINISH_TIMEOUT);
@@ -278,6 +282,27 @@ impl Drop for Turn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreOptions;
+
+    #[test]
+    fn stopping_does_not_hang_when_the_socket_file_was_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("d.db");
+        let store = Store::open(&StoreOptions::new(&db)).unwrap();
+        let opts = IntakeOptions {
+            max_message_bytes: 1000,
+            plugins: None,
+        };
+        let server = Server::start(store, opts, &db).unwrap();
+        std::fs::remove_file(server.path()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(server);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the server stops without its socket file");
+    }
 
     #[test]
     fn turns_admit_a_few_at_once_and_queue_the_rest() {
