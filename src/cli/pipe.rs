@@ -68,8 +68,7 @@ pub fn verdict(result: &Result<IntakeOutcome, IntakeError>) -> (u8, String) {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
-    let opts = IntakeOptions::from_config(&ctx.config);
-    let limit = opts.max_message_bytes;
+    let limit = ctx.config.mail.max_message_bytes;
     let mut stdin = std::io::stdin().lock();
     let mut raw = Vec::with_capacity(64 * 1024);
     if let Err(e) = (&mut stdin)
@@ -108,6 +107,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Built only now: with plugins configured this constructs each one,
+    // which a message handed to the server does not need.
+    let opts = IntakeOptions::from_config(&ctx.config);
     // One process, one message: a single connection is all it needs.
     let mut store_opts = ctx.config.store_options();
     store_opts.max_connections = 1;
