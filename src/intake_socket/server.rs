@@ -1,23 +1,29 @@
 //! The `serve` side: accept messages on the socket and file them.
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{reply_line, GREETING};
 use crate::cli::sysexits::EX_TEMPFAIL;
 use crate::store::Store;
-use crate::tickets::intake::{self, IntakeError, IntakeOptions, IntakeSource};
+use crate::tickets::intake::{
+    self, IntakeError, IntakeOptions, IntakeOutcome, IntakeSource, Prepared,
+};
 
-/// Messages filed at once. SQLite takes one writer at a time anyway; two
-/// let one message be parsed while another is written, and bound the
-/// memory a burst of large messages takes.
-const AT_ONCE: usize = 2;
+/// Messages in hand at once (read, parsed, waiting for or in a commit).
+/// They are parsed side by side; one thread writes them, several to a
+/// transaction (`intake::file_batch`), so concurrent pipes share commits
+/// instead of queueing for SQLite's one writer. Also bounds the memory a
+/// burst of large messages takes.
+const AT_ONCE: usize = 4;
 
 /// Connections kept waiting for a turn; more are told to retry later (the
 /// MTA keeps the message queued).
@@ -35,6 +41,7 @@ pub struct Server {
     file_id: (u64, u64),
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
+    filer: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
@@ -84,7 +91,17 @@ impl Server {
             store,
             opts,
             turns: Turns::default(),
+            queue: Mutex::new(VecDeque::new()),
+            queued: Condvar::new(),
+            stopping: AtomicBool::new(false),
         });
+        let filer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("oxidesk-intake-filer".into())
+                .spawn(move || file_loop(&shared))
+                .map_err(io_err)?
+        };
         let accept = {
             let stop = Arc::clone(&stop);
             let shared = Arc::clone(&shared);
@@ -98,6 +115,7 @@ impl Server {
             file_id: (meta.dev(), meta.ino()),
             stop,
             accept: Some(accept),
+            filer: Some(filer),
             shared,
         })
     }
@@ -121,6 +139,14 @@ impl Drop for Server {
         }
         // Let the messages being filed commit and get their answers.
         self.shared.turns.drain(FINISH_TIMEOUT);
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        {
+            let _queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.shared.queued.notify_all();
+        }
+        if let Some(t) = self.filer.take() {
+            let _ = t.join();
+        }
         let ours = std::fs::symlink_metadata(&self.path)
             .map(|m| (m.dev(), m.ino()) == self.file_id)
             .unwrap_or(false);
@@ -134,6 +160,62 @@ struct Shared {
     store: Store,
     opts: IntakeOptions,
     turns: Turns,
+    /// Messages parsed and waiting for the filer, with where to answer.
+    queue: Mutex<VecDeque<Job>>,
+    queued: Condvar,
+    stopping: AtomicBool,
+}
+
+type Filed = Result<IntakeOutcome, IntakeError>;
+
+struct Job {
+    prepared: Prepared<'static>,
+    answer: mpsc::Sender<Filed>,
+}
+
+/// The one writer: take what is queued (up to `intake::MAX_BATCH`), file it
+/// in one transaction, answer each.
+fn file_loop(shared: &Shared) {
+    loop {
+        let jobs: Vec<Job> = {
+            let mut queue = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            while queue.is_empty() {
+                if shared.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                queue = shared
+                    .queued
+                    .wait_timeout(queue, Duration::from_secs(1))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let n = queue.len().min(intake::MAX_BATCH);
+            queue.drain(..n).collect()
+        };
+        let (prepared, answers): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.prepared, j.answer)).unzip();
+        let results = intake::file_batch(&shared.store, prepared);
+        for (answer, result) in answers.into_iter().zip(results) {
+            // A handler that gave up no longer listens; its client files
+            // the message itself and finds this delivery.
+            let _ = answer.send(result);
+        }
+    }
+}
+
+/// Queue a prepared message for the filer and wait for its result.
+fn file(shared: &Shared, prepared: Prepared<'static>) -> Filed {
+    let (answer, result) = mpsc::channel();
+    {
+        let mut queue = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.push_back(Job { prepared, answer });
+        shared.queued.notify_one();
+    }
+    result.recv().unwrap_or_else(|_| {
+        Err(IntakeError::Failed(crate::store::StoreError::Invalid(
+            "the intake filer stopped".into(),
+        )))
+    })
 }
 
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
@@ -187,8 +269,13 @@ fn handle(mut stream: UnixStream, shared: &Shared) {
             return;
         }
     };
-    let result = intake::receive(&shared.store, &raw, IntakeSource::Pipe, &shared.opts);
-    drop(raw);
+    let result = intake::prepare(
+        &shared.store,
+        Cow::Owned(raw),
+        IntakeSource::Pipe,
+        &shared.opts,
+    )
+    .and_then(|prepared| file(shared, prepared));
     // Mail is activity too: the idle trimmer waits for a quiet spell after
     // it before closing the connections filing it used.
     crate::web::idle::touch();
@@ -307,8 +394,7 @@ mod tests {
     #[test]
     fn turns_admit_a_few_at_once_and_queue_the_rest() {
         let turns = Arc::new(Turns::default());
-        let a = turns.wait().unwrap();
-        let b = turns.wait().unwrap();
+        let mut held: Vec<Turn<'_>> = (0..AT_ONCE).map(|_| turns.wait().unwrap()).collect();
         let (tx, rx) = std::sync::mpsc::channel();
         let t = {
             let turns = Arc::clone(&turns);
@@ -319,13 +405,13 @@ mod tests {
         };
         assert!(
             rx.recv_timeout(Duration::from_millis(200)).is_err(),
-            "a third waits while two hold turns"
+            "one more waits while all turns are held"
         );
-        drop(a);
+        held.pop();
         rx.recv_timeout(Duration::from_secs(5))
-            .expect("the third gets the freed turn");
+            .expect("the waiter gets the freed turn");
         t.join().unwrap();
-        drop(b);
+        drop(held);
         assert_eq!(*turns.state.lock().unwrap(), (0, 0));
     }
 }

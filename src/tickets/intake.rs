@@ -6,6 +6,7 @@
 //! a failed delivery the MTA retries leaves no trace, and a redelivery of a
 //! stored message (same dedupe key) is recognised and stored once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -182,6 +183,33 @@ pub fn receive(
     source: IntakeSource,
     opts: &IntakeOptions,
 ) -> Result<IntakeOutcome, IntakeError> {
+    let prepared = prepare(store, Cow::Borrowed(raw), source, opts)?;
+    let mut conn = store.conn()?;
+    let mut tx = begin(&mut conn)?;
+    let outcome = file_prepared(&mut tx, prepared)?;
+    tx.commit()
+        .map_err(|e| StoreError::wrap("committing the message", e))?;
+    Ok(outcome)
+}
+
+/// A message checked, parsed and filtered: the work done before taking the
+/// database's write lock, ready for `file_prepared` or `file_batch`.
+pub struct Prepared<'a> {
+    raw: Cow<'a, [u8]>,
+    source: IntakeSource,
+    key: String,
+    parsed: Result<Inbound, parse::ParseError>,
+    verdict: Option<FilterOutcome>,
+}
+
+/// Check the size, compute the dedupe key, parse, and run the plugins'
+/// inbound filters (which may take their time, up to their deadline).
+pub fn prepare<'a>(
+    store: &Store,
+    raw: Cow<'a, [u8]>,
+    source: IntakeSource,
+    opts: &IntakeOptions,
+) -> Result<Prepared<'a>, IntakeError> {
     let size = raw.len() as u64;
     if size > opts.max_message_bytes {
         return Err(IntakeError::TooLarge {
@@ -189,23 +217,99 @@ pub fn receive(
             limit: opts.max_message_bytes,
         });
     }
-    let key = parse::dedupe_key(raw);
-    // Parse before taking the write lock: decoding is the slow part.
-    let parsed = parse::parse(raw);
-    // Inbound filters too: a plugin may take its time (up to its deadline).
+    let key = parse::dedupe_key(&raw);
+    let parsed = parse::parse(&raw);
     let verdict = match (&parsed, &opts.plugins) {
         (Ok(inbound), Some(plugins)) => {
             Some(plugins.filter_inbound_with(&plugin::inbound_mail(inbound), Some(store)))
         }
         _ => None,
     };
-    let rejected = verdict.as_ref().and_then(|v| v.reject.clone());
+    Ok(Prepared {
+        raw,
+        source,
+        key,
+        parsed,
+        verdict,
+    })
+}
 
-    let mut conn = store.conn()?;
-    let mut tx = begin(&mut conn)?;
-    if let Some((raw_id, ticket, _)) = store::raw_messages::find_by_dedupe_key(&tx, &key)? {
+/// Most messages filed in one transaction by `file_batch`.
+pub const MAX_BATCH: usize = 16;
+
+/// File several prepared messages in one transaction: one commit (and one
+/// fsync) for all, and the pages they share (the ends of the indexes, the
+/// full-text segments) written once. Each message runs in its own
+/// savepoint, so one that fails leaves the others; the messages see each
+/// other in order, so a redelivery or a reply within the batch is a
+/// duplicate or threads like one that came later. Results come in the
+/// order of `batch`; if the transaction cannot begin or commit, every
+/// message gets that error (nothing of the batch is stored).
+pub fn file_batch(
+    store: &Store,
+    batch: Vec<Prepared<'_>>,
+) -> Vec<Result<IntakeOutcome, IntakeError>> {
+    let n = batch.len();
+    let all_fail = |e: IntakeError| -> Vec<Result<IntakeOutcome, IntakeError>> {
+        let text = e.to_string();
+        (0..n)
+            .map(|_| {
+                Err(match &e {
+                    IntakeError::Temporary(_) => {
+                        IntakeError::Temporary(StoreError::Pool(text.clone()))
+                    }
+                    _ => IntakeError::Failed(StoreError::Invalid(text.clone())),
+                })
+            })
+            .collect()
+    };
+    let mut conn = match store.conn() {
+        Ok(c) => c,
+        Err(e) => return all_fail(e.into()),
+    };
+    let mut tx = match begin(&mut conn) {
+        Ok(tx) => tx,
+        Err(e) => return all_fail(e),
+    };
+    let mut results = Vec::with_capacity(n);
+    for prepared in batch {
+        let result = tx
+            .execute_batch("SAVEPOINT intake_batch_message")
+            .map_err(|e| IntakeError::from(StoreError::wrap("storing the message", e)))
+            .and_then(|()| file_prepared(&mut tx, prepared));
+        let end = if result.is_ok() {
+            "RELEASE intake_batch_message"
+        } else {
+            "ROLLBACK TO intake_batch_message; RELEASE intake_batch_message"
+        };
+        if let Err(e) = tx.execute_batch(end) {
+            return all_fail(StoreError::wrap("storing the message", e).into());
+        }
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => all_fail(StoreError::wrap("committing the messages", e).into()),
+    }
+}
+
+/// File a prepared message inside `tx` (the caller commits).
+pub fn file_prepared(
+    tx: &mut Transaction<'_>,
+    prepared: Prepared<'_>,
+) -> Result<IntakeOutcome, IntakeError> {
+    let Prepared {
+        raw,
+        source,
+        key,
+        parsed,
+        verdict,
+    } = prepared;
+    let raw: &[u8] = &raw;
+    let rejected = verdict.as_ref().and_then(|v| v.reject.clone());
+    if let Some((raw_id, ticket, _)) = store::raw_messages::find_by_dedupe_key(tx, &key)? {
         let number = match ticket {
-            Some(t) => store::tickets::number_of(&tx, t)?,
+            Some(t) => store::tickets::number_of(tx, t)?,
             None => None,
         };
         return Ok(IntakeOutcome::Duplicate { raw_id, number });
@@ -214,7 +318,7 @@ pub fn receive(
     // refused like a filter's rejection: kept raw, no ticket, no reply.
     let rejected = match (&parsed, rejected) {
         (_, Some(reason)) => Some(reason),
-        (Ok(inbound), None) => store::bans::matching_entry(&tx, &inbound.from.email)?
+        (Ok(inbound), None) => store::bans::matching_entry(tx, &inbound.from.email)?
             .map(|entry| format!("the sender {} is banned ({entry})", inbound.from.email)),
         (Err(_), None) => None,
     };
@@ -234,7 +338,7 @@ pub fn receive(
     let outcome = match (parsed, rejected) {
         (_, Some(reason)) => {
             let raw_id = store::raw_messages::insert(
-                &tx,
+                tx,
                 &NewRawRow {
                     status: RawStatus::Rejected,
                     error: Some(&reason),
@@ -243,13 +347,11 @@ pub fn receive(
             )?;
             IntakeOutcome::Rejected { raw_id, reason }
         }
-        (Ok(inbound), None) => {
-            file_or_quarantine(&mut tx, inbound, Raw::New(row), verdict.as_ref())?
-        }
+        (Ok(inbound), None) => file_or_quarantine(tx, inbound, Raw::New(row), verdict.as_ref())?,
         (Err(e), None) => {
             let reason = e.to_string();
             let raw_id = store::raw_messages::insert(
-                &tx,
+                tx,
                 &NewRawRow {
                     error: Some(&reason),
                     ..row
@@ -258,8 +360,6 @@ pub fn receive(
             IntakeOutcome::Quarantined { raw_id, reason }
         }
     };
-    tx.commit()
-        .map_err(|e| StoreError::wrap("committing the message", e))?;
     Ok(outcome)
 }
 
@@ -532,4 +632,104 @@ fn follow_merges(tx: &Connection, mut t: Ticket) -> Result<Ticket, TicketError> 
         }
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    fn mail(id: &str, in_reply_to: Option<&str>, subject: &str) -> Vec<u8> {
+        let reply = in_reply_to
+            .map(|r| format!("In-Reply-To: <{r}>\r\n"))
+            .unwrap_or_default();
+        format!(
+            "From: Dana <dana@example.org>\r\nTo: support@example.com\r\n\
+             Subject: {subject}\r\nMessage-ID: <{id}>\r\n{reply}\
+             Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nThe printer is on fire.\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn desk() -> (tempfile::TempDir, Store, IntakeOptions) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = StoreOptions::new(dir.path().join("batch.db"));
+        opts.busy_timeout = std::time::Duration::from_millis(100);
+        let store = Store::open(&opts).unwrap();
+        let intake = IntakeOptions {
+            max_message_bytes: 1 << 20,
+            plugins: None,
+        };
+        (dir, store, intake)
+    }
+
+    fn raw_count(store: &Store) -> i64 {
+        store
+            .conn()
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM raw_messages", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_batch_files_in_order_and_each_message_sees_the_ones_before() {
+        let (_dir, store, opts) = desk();
+        let first = mail("first@example.org", None, "Printer on fire");
+        let reply = mail(
+            "reply@example.org",
+            Some("first@example.org"),
+            "Re: Printer",
+        );
+        let batch = [&first, &first, &reply]
+            .into_iter()
+            .map(|m| prepare(&store, Cow::Owned(m.clone()), IntakeSource::Pipe, &opts).unwrap())
+            .collect();
+        let results = file_batch(&store, batch);
+        let number = match &results[0] {
+            Ok(IntakeOutcome::NewTicket { number, .. }) => number.clone(),
+            other => panic!("the first opens a ticket: {other:?}"),
+        };
+        assert!(
+            matches!(&results[1], Ok(IntakeOutcome::Duplicate { number: Some(n), .. }) if *n == number),
+            "the redelivery in the same batch is a duplicate: {:?}",
+            results[1]
+        );
+        assert!(
+            matches!(&results[2], Ok(IntakeOutcome::Appended { number: n, .. }) if *n == number),
+            "the reply threads onto the ticket opened earlier in the batch: {:?}",
+            results[2]
+        );
+        assert_eq!(raw_count(&store), 2);
+    }
+
+    #[test]
+    fn a_batch_that_cannot_take_the_write_lock_stores_nothing_and_fails_every_message() {
+        let (dir, store, opts) = desk();
+        let batch = ["one@example.org", "two@example.org"]
+            .into_iter()
+            .map(|id| {
+                prepare(
+                    &store,
+                    Cow::Owned(mail(id, None, "Hello")),
+                    IntakeSource::Pipe,
+                    &opts,
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut holder = Connection::open(dir.path().join("batch.db")).unwrap();
+        let lock = holder
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        let results = file_batch(&store, batch);
+        lock.rollback().unwrap();
+        assert_eq!(results.len(), 2);
+        for r in &results {
+            assert!(
+                matches!(r, Err(IntakeError::Temporary(_))),
+                "a busy database is a temporary failure for each: {r:?}"
+            );
+        }
+        assert_eq!(raw_count(&store), 0);
+    }
 }
