@@ -194,7 +194,26 @@ fn file_loop(shared: &Shared) {
         };
         let (prepared, answers): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.prepared, j.answer)).unzip();
-        let results = intake::file_batch(&shared.store, prepared);
+        let n = prepared.len();
+        // A panic while filing must not stop the one writer: every later
+        // message would wait for it. The batch is rolled back (its
+        // transaction dropped) and each of its messages told to retry.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            intake::file_batch(&shared.store, prepared)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                messages = n,
+                "filing a batch of mail panicked; each will be retried"
+            );
+            (0..n)
+                .map(|_| {
+                    Err(IntakeError::Failed(crate::store::StoreError::Invalid(
+                        "filing the message failed unexpectedly".into(),
+                    )))
+                })
+                .collect()
+        });
         for (answer, result) in answers.into_iter().zip(results) {
             // A handler that gave up no longer listens; its client files
             // the message itself and finds this delivery.
