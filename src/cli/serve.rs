@@ -96,6 +96,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         crate::tickets::sla::overdue::spawn(store.clone(), crate::tickets::sla::overdue::INTERVAL);
     // Memory back to the kernel while the web UI goes unused.
     let trimmer = crate::web::idle::spawn(store.clone());
+    // Commits append to the log; this thread copies it into the database
+    // file, so no request or piped message waits for that.
+    // Declared before the intake socket, so it stops after the socket's last
+    // commits.
+    let _checkpointer = crate::store::checkpoint::spawn(store.clone());
     let (registry, dispatcher) = crate::plugin::start(&config, &store)
         .context("cannot start the plugin event dispatcher")?;
     // `oxidesk pipe` hands messages to this process when it can.

@@ -11,6 +11,7 @@ mod migrations;
 mod pool;
 
 pub mod backup;
+pub mod checkpoint;
 pub mod events;
 pub mod mail_facts;
 pub mod mail_templates;

@@ -289,6 +289,8 @@ fn configure(conn: &Connection, busy_timeout: Duration, cache_kib: u32) -> rusql
     // staff page runs more distinct statements than that, so each request
     // evicted and prepared most of them again.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Checkpoints in the commit, or on the server's checkpointer thread.
+    conn.wal_hook(Some(super::checkpoint::on_commit));
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
