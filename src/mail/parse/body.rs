@@ -19,7 +19,7 @@ use encoding_rs::Encoding;
 use super::filename::{extension_for, mime_for_name, sanitise_filename};
 use super::headers;
 use super::params::{self, Params};
-use super::{charset, transfer, uuencode, InboundAttachment};
+use super::{charset, transfer, uuencode, Base64Lines, EncodedSource, InboundAttachment};
 
 const MAX_DEPTH: usize = 40;
 const MAX_PARTS: usize = 2_000;
@@ -42,6 +42,9 @@ pub(crate) struct Walker {
     pub warnings: Vec<String>,
     header_fallback: Option<&'static Encoding>,
     parts: usize,
+    /// Addresses of the raw message's bytes, to tell where a part's body
+    /// sits in it (see `EncodedSource`).
+    origin: std::ops::Range<usize>,
 }
 
 /// Everything about one part's headers that the walk needs.
@@ -193,7 +196,29 @@ impl Walker {
             warnings: Vec::new(),
             header_fallback,
             parts: 0,
+            origin: 0..0,
         }
+    }
+
+    /// The raw message the walked slices come from.
+    pub fn set_origin(&mut self, raw: &[u8]) {
+        let start = raw.as_ptr() as usize;
+        self.origin = start..start + raw.len();
+    }
+
+    /// Where a base64 `body` sits in the raw message, when encoding `data`
+    /// again gives it back exactly. Short bodies are not worth a reference.
+    fn encoded_source(&self, body: &[u8], data: &[u8]) -> Option<EncodedSource> {
+        const WORTH_IT: usize = 1024;
+        let at = body.as_ptr() as usize;
+        if body.len() < WORTH_IT || at < self.origin.start || at + body.len() > self.origin.end {
+            return None;
+        }
+        Some(EncodedSource {
+            start: at - self.origin.start,
+            len: body.len(),
+            lines: Base64Lines::detect(body, data)?,
+        })
     }
 
     fn warn(&mut self, w: impl Into<String>) {
@@ -302,6 +327,7 @@ impl Walker {
                 data: b.data,
                 inline: false,
                 content_id: None,
+                source: None,
             });
         }
         vec![Piece::Text(text)]
@@ -438,12 +464,18 @@ impl Walker {
             }
         });
         data.shrink_to_fit();
+        let source = if info.cte == "base64" {
+            self.encoded_source(body, &data)
+        } else {
+            None
+        };
         self.attachments.push(InboundAttachment {
             filename,
             mime_type: mime,
             data,
             inline: false,
             content_id: info.content_id.clone(),
+            source,
         });
     }
 
@@ -474,6 +506,7 @@ impl Walker {
             data,
             inline: false,
             content_id: info.content_id.clone(),
+            source: None,
         });
     }
 }

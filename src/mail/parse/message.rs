@@ -99,6 +99,7 @@ pub(super) fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
         .collect();
 
     let mut walker = Walker::new(fallback);
+    walker.set_origin(raw);
     let pieces = walker.message(raw, &block);
     let (text, html_body) = assemble(pieces, &mut warnings);
     let mut attachments = walker.attachments;

@@ -23,6 +23,20 @@ pub struct InboundAttachment {
     pub inline: bool,
     /// Content-ID without angle brackets.
     pub content_id: Option<String>,
+    /// Where the file's base64 text sits in the raw message, when encoding
+    /// `data` again gives back exactly that text.
+    #[serde(skip)]
+    pub source: Option<EncodedSource>,
+}
+
+/// A stretch of the raw message that is an attachment's base64 text, byte
+/// for byte what `lines` writes for the attachment's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedSource {
+    /// Byte offset in the raw message.
+    pub start: usize,
+    pub len: usize,
+    pub lines: Base64Lines,
 }
 
 /// Why a message looks machine-generated. Any of these means no
@@ -149,6 +163,8 @@ fn split_header_block(raw: &[u8]) -> (usize, usize) {
 }
 
 mod address;
+mod base64_lines;
+pub use base64_lines::Base64Lines;
 mod auto;
 mod body;
 mod charset;
