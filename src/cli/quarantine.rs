@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
             let id = RawMessageId(id);
             let (Some(info), Some(data)) = (
                 store::raw_messages::get_info(&conn, id)?,
-                store::raw_messages::data(&conn, id)?,
+                crate::tickets::raw_mail::original(&conn, id)?,
             ) else {
                 eprintln!("oxidesk: there is no raw message {id}");
                 return Ok(ExitCode::from(1));

@@ -117,6 +117,20 @@ pub fn get(conn: &Connection, id: AttachmentId) -> StoreResult<Option<Attachment
     .ctx(|| format!("loading attachment {id}"))
 }
 
+/// The contents of blob `id`.
+pub fn blob_data(conn: &Connection, id: BlobId) -> StoreResult<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT data FROM blobs WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .ctx(|| format!("loading blob {id}"))
+}
+
+/// The blobs of `entry`'s attachments, in the order they were stored.
+pub fn blob_ids_for_entry(conn: &Connection, entry: EntryId) -> StoreResult<Vec<BlobId>> {
+    conn.prepare_cached("SELECT blob_id FROM attachments WHERE entry_id = ?1 ORDER BY id")
+        .and_then(|mut s| s.query_map([entry], |r| r.get(0))?.collect())
+        .ctx(|| format!("loading the files of entry {entry}"))
+}
+
 /// The bytes of an attachment.
 pub fn data(conn: &Connection, id: AttachmentId) -> StoreResult<Option<Vec<u8>>> {
     conn.prepare_cached(

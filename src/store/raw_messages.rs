@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Context, StoreResult};
-use crate::model::{RawMessageId, RawMessageInfo, RawStatus, TicketId};
+use crate::model::{BlobId, RawMessageId, RawMessageInfo, RawStatus, TicketId};
 
 /// A raw message already stored under this dedupe key: (id, ticket, status).
 pub fn find_by_dedupe_key(
@@ -52,13 +52,58 @@ pub fn insert(conn: &Connection, m: &NewRawRow<'_>) -> StoreResult<RawMessageId>
     Ok(RawMessageId(conn.last_insert_rowid()))
 }
 
+/// A stretch of a raw message that is an attachment's base64 text, exactly
+/// as `blob` encoded with this layout gives it (see `raw_message_parts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawCut {
+    /// Byte offset and length in the original message.
+    pub start: usize,
+    pub len: usize,
+    pub blob: BlobId,
+    pub line_length: u32,
+    pub crlf: bool,
+    pub final_break: bool,
+}
+
 /// Store a message already filed on `ticket` (status stored), in one
-/// write: the message is not rewritten by a later status update.
+/// write: the message is not rewritten by a later status update. The
+/// stretches in `cuts` are left out of the stored bytes and listed in
+/// `raw_message_parts`; overlapping or out-of-range ones are ignored.
 pub fn insert_filed(
     conn: &Connection,
     m: &NewRawRow<'_>,
     ticket: TicketId,
+    cuts: &[RawCut],
 ) -> StoreResult<RawMessageId> {
+    let mut cuts: Vec<RawCut> = cuts
+        .iter()
+        .copied()
+        .filter(|c| {
+            c.len > 0
+                && c.start
+                    .checked_add(c.len)
+                    .is_some_and(|e| e <= m.data.len())
+        })
+        .collect();
+    cuts.sort_by_key(|c| c.start);
+    let mut kept: Vec<(usize, RawCut)> = Vec::with_capacity(cuts.len());
+    let mut stored: Vec<u8> = Vec::new();
+    let data: &[u8] = if cuts.is_empty() {
+        m.data
+    } else {
+        let mut at = 0;
+        stored.reserve(m.data.len() - cuts.iter().map(|c| c.len).sum::<usize>().min(m.data.len()));
+        for c in cuts {
+            if c.start < at {
+                continue;
+            }
+            stored.extend_from_slice(&m.data[at..c.start]);
+            kept.push((stored.len(), c));
+            at = c.start + c.len;
+        }
+        stored.extend_from_slice(&m.data[at..]);
+        &stored
+    };
     conn.prepare_cached(
         "INSERT INTO raw_messages (dedupe_key, message_id, size, data, source, status, error,
              received_at, ticket_id)
@@ -69,14 +114,65 @@ pub fn insert_filed(
             m.dedupe_key,
             m.message_id,
             m.data.len() as i64,
-            m.data,
+            data,
             m.source,
             m.now,
             ticket
         ])
     })
     .ctx(|| "storing the raw message".into())?;
-    Ok(RawMessageId(conn.last_insert_rowid()))
+    let id = RawMessageId(conn.last_insert_rowid());
+    for (position, c) in kept {
+        conn.prepare_cached(
+            "INSERT INTO raw_message_parts
+                 (raw_message_id, position, blob_id, line_length, crlf, final_break)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                id,
+                position as i64,
+                c.blob,
+                c.line_length,
+                c.crlf,
+                c.final_break
+            ])
+        })
+        .ctx(|| "storing the raw message".into())?;
+    }
+    Ok(id)
+}
+
+/// A stretch left out of a stored raw message: put back at `position` of
+/// the stored bytes, `blob` encoded with the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredPart {
+    pub position: usize,
+    pub blob: BlobId,
+    pub line_length: u32,
+    pub crlf: bool,
+    pub final_break: bool,
+}
+
+/// The stretches left out of raw message `id`, in order.
+pub fn parts(conn: &Connection, id: RawMessageId) -> StoreResult<Vec<StoredPart>> {
+    conn.prepare_cached(
+        "SELECT position, blob_id, line_length, crlf, final_break FROM raw_message_parts
+         WHERE raw_message_id = ?1 ORDER BY position",
+    )
+    .and_then(|mut s| {
+        s.query_map([id], |r| {
+            Ok(StoredPart {
+                position: usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX),
+                blob: r.get(1)?,
+                line_length: r.get(2)?,
+                crlf: r.get(3)?,
+                final_break: r.get(4)?,
+            })
+        })?
+        .collect()
+    })
+    .ctx(|| format!("loading the parts of raw message {id}"))
 }
 
 /// The message was filed on `ticket`.
@@ -145,7 +241,8 @@ pub fn get_info(conn: &Connection, id: RawMessageId) -> StoreResult<Option<RawMe
         .ctx(|| format!("loading raw message {id}"))
 }
 
-/// The bytes of a raw message.
+/// The bytes stored for a raw message: the whole message, less the
+/// stretches `parts` lists (`tickets::raw_mail::original` puts them back).
 pub fn data(conn: &Connection, id: RawMessageId) -> StoreResult<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT data FROM raw_messages WHERE id = ?1")
         .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())

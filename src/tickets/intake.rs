@@ -371,7 +371,7 @@ pub fn retry(store: &Store, raw_id: RawMessageId) -> Result<IntakeOutcome, Intak
         let conn = store.conn()?;
         let info = store::raw_messages::get_info(&conn, raw_id)?
             .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
-        let data = store::raw_messages::data(&conn, raw_id)?
+        let data = super::raw_mail::original(&conn, raw_id)?
             .ok_or_else(|| StoreError::NotFound(format!("raw message {raw_id}")))?;
         (info, data)
     };
@@ -519,6 +519,9 @@ fn file(
         text: inbound.text,
         html: inbound.html,
     };
+    // Where each file's base64 text sits in the raw message, when the raw
+    // copy can point at the stored file instead (see `raw_mail`).
+    let sources: Vec<_> = inbound.attachments.iter().map(|a| a.source).collect();
     let attachments: Vec<NewAttachment> = inbound.attachments.into_iter().map(Into::into).collect();
     let (ticket, entry, outcome) = match existing {
         Some(ticket) => {
@@ -580,7 +583,8 @@ fn file(
     match raw {
         Raw::Stored(id) => store::raw_messages::mark_stored(tx, *id, ticket)?,
         Raw::New(row) => {
-            let id = store::raw_messages::insert_filed(tx, row, ticket)?;
+            let cuts = super::raw_mail::cuts(tx, entry, &sources)?;
+            let id = store::raw_messages::insert_filed(tx, row, ticket, &cuts)?;
             store::entries::set_raw_message_id(tx, entry, id)?;
         }
     }
@@ -731,5 +735,95 @@ mod tests {
             );
         }
         assert_eq!(raw_count(&store), 0);
+    }
+
+    /// A message with two base64 files: one laid out regularly (CRLF,
+    /// 76 characters a line), one with a ragged line.
+    fn mail_with_files(id: &str, regular: &[u8], ragged: &[u8]) -> Vec<u8> {
+        use base64::Engine as _;
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let wrap = |t: String| -> String {
+            t.as_bytes()
+                .chunks(76)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        let mut ragged_text = wrap(b64(ragged));
+        if ragged_text.len() > 150 {
+            ragged_text.insert_str(150, "\r\n");
+        }
+        format!(
+            "From: Dana <dana@example.org>\r\nTo: support@example.com\r\n\
+             Subject: Logs\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+             --b1\r\nContent-Type: text/plain\r\n\r\nLogs attached.\r\n\
+             --b1\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+             --b1\r\nContent-Type: application/octet-stream; name=\"b.bin\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+            wrap(b64(regular)),
+            ragged_text
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_raw_copy_points_at_stored_files_and_gives_back_every_byte() {
+        let (_dir, store, opts) = desk();
+        let regular: Vec<u8> = (0..60_000u32).map(|i| (i * 31 % 253) as u8).collect();
+        let ragged: Vec<u8> = (0..20_000u32).map(|i| (i * 17 % 241) as u8).collect();
+        let raw = mail_with_files("files@example.org", &regular, &ragged);
+        let outcome = receive(&store, &raw, IntakeSource::Pipe, &opts).unwrap();
+        assert!(
+            matches!(outcome, IntakeOutcome::NewTicket { .. }),
+            "{outcome:?}"
+        );
+        // A second message carrying the same regular file points at the
+        // same (deduplicated) blob.
+        let again = mail_with_files("again@example.org", &regular, b"other file");
+        receive(&store, &again, IntakeSource::Pipe, &opts).unwrap();
+
+        let conn = store.conn().unwrap();
+        let rows: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT id, size, length(data) FROM raw_messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        for ((id, size, stored), original) in rows.iter().zip([&raw, &again]) {
+            assert_eq!(*size as usize, original.len());
+            let back = super::super::raw_mail::original(&conn, RawMessageId(*id))
+                .unwrap()
+                .unwrap();
+            assert!(
+                back == *original,
+                "raw message {id} comes back byte for byte"
+            );
+            // The regular file's 80 KB of text is left out; the ragged one
+            // (first message) stays.
+            assert!(
+                (*stored as usize) < original.len() - 79_000,
+                "{stored} of {size} bytes stored"
+            );
+        }
+        assert!(
+            rows[0].2 > 26_000,
+            "the ragged file's text stays in the raw copy: {} bytes",
+            rows[0].2
+        );
+        let parts: Vec<(i64, i64)> = conn
+            .prepare(
+                "SELECT raw_message_id, blob_id FROM raw_message_parts ORDER BY raw_message_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(parts.len(), 2, "one part per message: {parts:?}");
+        assert_eq!(parts[0].1, parts[1].1, "both point at the one stored file");
     }
 }

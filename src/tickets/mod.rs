@@ -9,6 +9,7 @@ pub mod intake;
 pub mod links;
 pub mod numbers;
 mod open;
+pub mod raw_mail;
 mod reply;
 pub mod spam;
 
