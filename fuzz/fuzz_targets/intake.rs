@@ -74,6 +74,22 @@ fuzz_target!(|data: &[u8]| {
         | IntakeOutcome::Quarantined { .. }
         | IntakeOutcome::Rejected { .. } => {}
     }
+    // Whatever became of it, the raw message comes back byte for byte
+    // (a filed one without the attachment text it points at instead).
+    if !matches!(outcome, IntakeOutcome::Duplicate { .. }) {
+        let conn = desk.store.conn().expect("a connection");
+        let id: i64 = conn
+            .query_row(
+                "SELECT id FROM raw_messages WHERE dedupe_key = ?1",
+                [oxidesk::mail::parse::dedupe_key(data)],
+                |r| r.get(0),
+            )
+            .expect("the raw message is stored");
+        let back = oxidesk::tickets::raw_mail::original(&conn, oxidesk::model::RawMessageId(id))
+            .expect("reading the raw message")
+            .expect("the raw message exists");
+        assert!(back == data, "the raw message changed on the way through the store");
+    }
     // A redelivery of the same bytes (an MTA retry) is always a duplicate.
     match intake::receive(&desk.store, data, IntakeSource::Pipe, &opts) {
         Ok(IntakeOutcome::Duplicate { .. }) => {}

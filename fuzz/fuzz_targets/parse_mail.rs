@@ -33,6 +33,13 @@ fuzz_target!(|data: &[u8]| {
         for a in &m.attachments {
             assert!(!a.filename.is_empty());
             assert!(!a.filename.contains(['/', '\\']));
+            // A noted source is exactly the file's text: the raw copy
+            // leaves it out and writes it back from the file.
+            if let Some(s) = a.source {
+                let mut text = Vec::new();
+                s.lines.write(&a.data, &mut text);
+                assert_eq!(data.get(s.start..s.start + s.len), Some(&text[..]));
+            }
         }
     }
 });
