@@ -88,7 +88,10 @@ fuzz_target!(|data: &[u8]| {
         let back = oxidesk::tickets::raw_mail::original(&conn, oxidesk::model::RawMessageId(id))
             .expect("reading the raw message")
             .expect("the raw message exists");
-        assert!(back == data, "the raw message changed on the way through the store");
+        assert!(
+            back == data,
+            "the raw message changed on the way through the store"
+        );
     }
     // A redelivery of the same bytes (an MTA retry) is always a duplicate.
     match intake::receive(&desk.store, data, IntakeSource::Pipe, &opts) {
