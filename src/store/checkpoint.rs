@@ -51,7 +51,7 @@ static SIGNAL: Signal = Signal {
     wake: Condvar::new(),
 };
 
-/// Checkpoints the background threads have run (for tests and metrics).
+/// Checkpoints the background threads have run (the tests watch it).
 pub static COMPLETED: AtomicU64 = AtomicU64::new(0);
 
 fn state() -> std::sync::MutexGuard<'static, State> {

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Context, StoreResult};
+use crate::mail::parse::Base64Lines;
 use crate::model::{BlobId, RawMessageId, RawMessageInfo, RawStatus, TicketId};
 
 /// A raw message already stored under this dedupe key: (id, ticket, status).
@@ -60,9 +61,7 @@ pub struct RawCut {
     pub start: usize,
     pub len: usize,
     pub blob: BlobId,
-    pub line_length: u32,
-    pub crlf: bool,
-    pub final_break: bool,
+    pub lines: Base64Lines,
 }
 
 /// Store a message already filed on `ticket` (status stored), in one
@@ -133,9 +132,9 @@ pub fn insert_filed(
                 id,
                 position as i64,
                 c.blob,
-                c.line_length,
-                c.crlf,
-                c.final_break
+                c.lines.line_length,
+                c.lines.crlf,
+                c.lines.final_break
             ])
         })
         .ctx(|| "storing the raw message".into())?;
@@ -149,9 +148,7 @@ pub fn insert_filed(
 pub struct StoredPart {
     pub position: usize,
     pub blob: BlobId,
-    pub line_length: u32,
-    pub crlf: bool,
-    pub final_break: bool,
+    pub lines: Base64Lines,
 }
 
 /// The stretches left out of raw message `id`, in order.
@@ -165,9 +162,11 @@ pub fn parts(conn: &Connection, id: RawMessageId) -> StoreResult<Vec<StoredPart>
             Ok(StoredPart {
                 position: usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX),
                 blob: r.get(1)?,
-                line_length: r.get(2)?,
-                crlf: r.get(3)?,
-                final_break: r.get(4)?,
+                lines: Base64Lines {
+                    line_length: r.get(2)?,
+                    crlf: r.get(3)?,
+                    final_break: r.get(4)?,
+                },
             })
         })?
         .collect()

@@ -12,7 +12,7 @@
 
 use rusqlite::Connection;
 
-use crate::mail::parse::{Base64Lines, EncodedSource};
+use crate::mail::parse::EncodedSource;
 use crate::model::{EntryId, RawMessageId};
 use crate::store::raw_messages::RawCut;
 use crate::store::{self, StoreError, StoreResult};
@@ -41,9 +41,7 @@ pub(crate) fn cuts(
                 start: s.start,
                 len: s.len,
                 blob,
-                line_length: s.lines.line_length,
-                crlf: s.lines.crlf,
-                final_break: s.lines.final_break,
+                lines: s.lines,
             })
         })
         .collect())
@@ -58,7 +56,7 @@ pub fn original(conn: &Connection, id: RawMessageId) -> StoreResult<Option<Vec<u
     if parts.is_empty() {
         return Ok(Some(stored));
     }
-    let mut out = Vec::with_capacity(stored.len() * 2);
+    let mut out = Vec::new();
     let mut at = 0;
     for p in parts {
         let position = p.position.clamp(at, stored.len());
@@ -66,12 +64,7 @@ pub fn original(conn: &Connection, id: RawMessageId) -> StoreResult<Option<Vec<u
         at = position;
         let file = store::attachments::blob_data(conn, p.blob)?
             .ok_or_else(|| StoreError::NotFound(format!("file {} of raw message {id}", p.blob)))?;
-        Base64Lines {
-            line_length: p.line_length,
-            crlf: p.crlf,
-            final_break: p.final_break,
-        }
-        .write(&file, &mut out);
+        p.lines.write(&file, &mut out);
     }
     out.extend_from_slice(&stored[at..]);
     Ok(Some(out))
