@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+#[allow(dead_code)] // each test file uses some of the shared helpers
+mod common;
 #[path = "ops_checks/mod.rs"]
 mod ops_checks;
 #[path = "ops_serve/mod.rs"]

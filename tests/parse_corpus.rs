@@ -7,6 +7,7 @@
 //! Run: `cargo test --test parse_corpus -- --nocapture` prints the
 //! per-file comparison table.
 
+#[allow(dead_code)] // each test file uses some of the shared helpers
 mod common;
 
 use std::collections::BTreeMap;

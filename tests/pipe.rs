@@ -2,6 +2,7 @@
 //! into a real SQLite file, as an MTA runs it, plus the HTTP intake on a
 //! Rocket built in the test.
 
+#[allow(dead_code)] // each test file uses some of the shared helpers
 mod common;
 
 use std::io::Write;
@@ -33,14 +34,7 @@ impl Run {
 
     /// The ticket number in "new ticket #N" / "appended to #N" / …
     fn number(&self) -> String {
-        let line = self.line();
-        let i = line
-            .find('#')
-            .unwrap_or_else(|| panic!("no ticket number in {line:?}"));
-        line[i + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect()
+        common::ticket_number(self.line())
     }
 }
 

@@ -2,6 +2,8 @@
 //! pages behind them. Real SQLite files in temp dirs; the clock of the
 //! overdue task is passed in, never slept for.
 
+#[allow(dead_code)] // each test file uses some of the shared helpers
+mod common;
 mod web_support;
 
 use std::io::Write;
@@ -115,14 +117,7 @@ fn pipe(db: &Path, raw: &str) -> String {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "pipe failed: {err}");
-    let line = err.lines().last().unwrap_or_default();
-    let i = line
-        .find('#')
-        .unwrap_or_else(|| panic!("no number in {line:?}"));
-    line[i + 1..]
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect()
+    common::ticket_number(err.lines().last().unwrap_or_default())
 }
 
 fn run(db: &Path, args: &[&str]) -> (i32, String, String) {

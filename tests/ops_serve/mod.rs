@@ -3,6 +3,7 @@
 //! progress both finish, and the process exits 0). A module of
 //! tests/ops.rs; every test drives the real binary.
 
+use crate::common::ticket_number;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -443,16 +444,6 @@ fn pipe(db: &Path, raw: &[u8], args: &[&str], env: &[(&str, &str)]) -> (i32, Str
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn ticket_number(line: &str) -> String {
-    let i = line
-        .find('#')
-        .unwrap_or_else(|| panic!("no number in {line:?}"));
-    line[i + 1..]
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect()
 }
 
 fn intake_socket(db: &Path) -> PathBuf {
