@@ -266,6 +266,9 @@ fn agents_outside_the_department_get_404_everywhere() {
     assert!(!page.contains("Printer on fire"));
     let page = body(bob.get("/search?q=printer").dispatch());
     assert!(!page.contains("Printer on fire"));
+    // Nor does the search without a budget.
+    let page = body(bob.get("/search?q=printer&all=true").dispatch());
+    assert!(!page.contains("Printer on fire"));
     // A ticket number Bob cannot see does not jump to it.
     let number: String = q(&d, &format!("SELECT number FROM tickets WHERE id = {t}"));
     let r = bob.get(format!("/search?q={number}")).dispatch();
@@ -274,6 +277,13 @@ fn agents_outside_the_department_get_404_everywhere() {
     let alice = login(&d, "alice@desk.test");
     let page = body(alice.get(format!("/tickets/{t}")).dispatch());
     assert!(page.contains("Printer on fire") && page.contains("photo.png"));
+    // Her search finds it, within the budget and without it; a small desk's
+    // search always reads every message, so no "search all" notice.
+    for path in ["/search?q=printer", "/search?q=printer&all=true"] {
+        let page = body(alice.get(path).dispatch());
+        assert!(page.contains("Printer on fire"), "{path}");
+        assert!(!page.contains("all=true"), "{path}: {page}");
+    }
     let admin = login(&d, "admin@desk.test");
     assert_eq!(
         admin.get(format!("/tickets/{t}")).dispatch().status(),

@@ -2,10 +2,14 @@
 //! (the FTS5 tables of 0001), scoped to the viewer, with snippets.
 //!
 //! Two phases keep it fast on big databases: candidates come newest first
-//! from each FTS index with a cap, and snippets are computed only for the
-//! page that is shown.
+//! from each FTS index with a cap (and, for the web page, within a CPU-time
+//! budget), and snippets are computed only for the page that is shown.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use serde::Serialize;
 
 use super::queues::{queue_row, QueueRow, Scope, ROW_COLS, ROW_JOINS};
@@ -59,32 +63,97 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(words.join(" "))
 }
 
-pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> StoreResult<Vec<Hit>> {
+/// How much CPU time reading the indexes may take by default. Walking a
+/// word's whole doclist is the one cost that grows with the helpdesk: two
+/// common words that never meet in one message ("mailbox full") make FTS5
+/// read both lists to the end, about 27 ms at 5,000,000 messages. Within
+/// this budget a desk of a few hundred thousand tickets searches all of its
+/// mail; beyond it the search shows the newest matches it found and offers
+/// to search everything.
+pub const BUDGET: Duration = Duration::from_millis(8);
+
+/// SQLite calls the budget check every this many VM instructions. FTS5
+/// reads its pages through small statements, so the check also runs while
+/// it walks a doclist: roughly every 0.4 ms of that walk.
+const CHECK_EVERY_OPS: i32 = 64;
+
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// False when the budget ran out before every index gave its newest
+    /// candidates: older matches may exist.
+    pub complete: bool,
+}
+
+/// Search subjects, message bodies and customer addresses for `input`,
+/// newest first, within the viewer's `scope`. With a `budget`, reading the
+/// indexes stops once it has used that much CPU time, keeping what it found
+/// (`Found::complete` is then false); `None` reads them to the end.
+pub fn search(
+    conn: &Connection,
+    scope: Scope,
+    input: &str,
+    limit: i64,
+    budget: Option<Duration>,
+) -> StoreResult<Found> {
     let Some(q) = fts_query(input) else {
-        return Ok(Vec::new());
+        return Ok(Found {
+            hits: Vec::new(),
+            complete: true,
+        });
     };
     let what = || format!("searching for {input:?}");
-    // Candidates newest first per index, with the id of the row that
-    // matched (ticket, entry or address). No snippet() here: FTS5 builds a
+    // Candidates newest first per index, each its own statement so that a
+    // stop keeps what came before it: subjects and addresses first (small
+    // indexes), message bodies last. No snippet() here: FTS5 builds a
     // snippet by reading the row's text and tokenizing all of it, which was
     // nearly all of a search's time for 600 candidates when a page shows
-    // 50; the snippets of the shown tickets are made below. CROSS JOIN keeps
-    // the few hits as the outer loop: otherwise the planner may walk every
-    // ticket in update order and probe the hits.
+    // 50; the snippets of the shown tickets are made below.
+    let (subjects, emails, bodies, complete) = {
+        let meter = Meter::start(conn, budget);
+        let subjects = meter
+            .ids(
+                &format!(
+                    "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?1
+                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
+                ),
+                &q,
+            )
+            .ctx(what)?;
+        let emails = meter
+            .ids(
+                &format!(
+                    "SELECT rowid FROM identities_fts WHERE identities_fts MATCH ?1
+                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
+                ),
+                &q,
+            )
+            .ctx(what)?;
+        let bodies = meter
+            .ids(
+                &format!(
+                    "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?1
+                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
+                ),
+                &q,
+            )
+            .ctx(what)?;
+        (subjects, emails, bodies, !meter.stopped())
+    };
+    // The candidates' tickets, scoped and newest first, with the id of the
+    // row that matched (ticket, entry or address). CROSS JOIN keeps the few
+    // hits as the outer loop: otherwise the planner may walk every ticket
+    // in update order and probe the hits.
     let sql = format!(
         "WITH hits(ticket_id, field, source_id) AS MATERIALIZED (
-            SELECT * FROM (SELECT rowid, 'subject', rowid FROM tickets_fts
-                           WHERE tickets_fts MATCH ?2 ORDER BY rowid DESC LIMIT {CANDIDATES})
+            SELECT j.value, 'subject', j.value FROM json_each(?2) j
             UNION ALL
-            SELECT e.ticket_id, 'body', f.id FROM
-                (SELECT rowid AS id FROM entries_fts WHERE entries_fts MATCH ?2
-                 ORDER BY rowid DESC LIMIT {CANDIDATES}) f
-                JOIN entries e ON e.id = f.id
+            SELECT e.ticket_id, 'body', e.id FROM json_each(?3) j
+                JOIN entries e ON e.id = j.value
             UNION ALL
-            SELECT t2.id, 'email', f.id FROM
-                (SELECT rowid AS id FROM identities_fts WHERE identities_fts MATCH ?2
-                 ORDER BY rowid DESC LIMIT {CANDIDATES}) f
-                JOIN customer_identities ci ON ci.id = f.id
+            SELECT t2.id, 'email', ci.id FROM json_each(?4) j
+                JOIN customer_identities ci ON ci.id = j.value
                 JOIN tickets t2 ON t2.customer_id = ci.customer_id
         )
         SELECT t.id, h.field, h.source_id FROM hits h CROSS JOIN tickets t ON t.id = h.ticket_id
@@ -95,9 +164,15 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
     );
     let mut stmt = conn.prepare_cached(&sql).ctx(what)?;
     let all: Vec<(TicketId, String, i64)> = stmt
-        .query_map(params![scope.staff, q], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_map(
+            params![
+                scope.staff,
+                json_ids(&subjects),
+                json_ids(&bodies),
+                json_ids(&emails)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .ctx(what)?
         .collect::<Result<_, _>>()
         .ctx(what)?;
@@ -139,7 +214,117 @@ pub fn search(conn: &Connection, scope: Scope, input: &str, limit: i64) -> Store
             snippet: snippet::make(text.as_deref().unwrap_or(""), &terms, SNIPPET_TOKENS),
         });
     }
-    Ok(out)
+    Ok(Found {
+        hits: out,
+        complete,
+    })
+}
+
+/// Row ids as a JSON array, for `json_each`.
+fn json_ids(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8 + 2);
+    out.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// Reads index candidates within a CPU-time budget. SQLite has one
+/// progress handler per connection: the meter installs it for its
+/// statements and removes it when dropped, so the pooled connection's next
+/// user runs without it.
+struct Meter<'c> {
+    conn: &'c Connection,
+    stopped: Arc<AtomicBool>,
+    installed: bool,
+}
+
+impl<'c> Meter<'c> {
+    fn start(conn: &'c Connection, budget: Option<Duration>) -> Self {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let mut installed = false;
+        if let Some(budget) = budget {
+            let flag = Arc::clone(&stopped);
+            let started = Instant::now();
+            let cpu_start = thread_cpu_time();
+            installed = conn
+                .progress_handler(
+                    CHECK_EVERY_OPS,
+                    Some(move || {
+                        // A thread cannot use more CPU time than the time
+                        // that passed, so the cheap clock answers until the
+                        // budget has passed on it; only then is the thread's
+                        // CPU clock (a system call) read.
+                        if started.elapsed() <= budget {
+                            return false;
+                        }
+                        let over = thread_cpu_time().saturating_sub(cpu_start) > budget;
+                        if over {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                        over
+                    }),
+                )
+                .is_ok();
+        }
+        Meter {
+            conn,
+            stopped,
+            installed,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// The first column of `sql`'s rows until they end or the budget runs
+    /// out; the rows that came before a stop are kept.
+    fn ids(&self, sql: &str, q: &str) -> rusqlite::Result<Vec<i64>> {
+        let mut out = Vec::new();
+        if self.stopped() {
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([q])?;
+        loop {
+            match rows.next() {
+                Ok(Some(row)) => out.push(row.get(0)?),
+                Ok(None) => break,
+                Err(e)
+                    if self.stopped()
+                        && e.sqlite_error_code() == Some(ErrorCode::OperationInterrupted) =>
+                {
+                    break
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Meter<'_> {
+    fn drop(&mut self) {
+        if self.installed {
+            let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        }
+    }
+}
+
+/// CPU time this thread has used: the work a search did, whatever else the
+/// machine is doing.
+fn thread_cpu_time() -> Duration {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Words in a snippet, as FTS5's snippet(…, 16) showed them before.
@@ -401,5 +586,91 @@ mod fts_query_tests {
         );
         assert_eq!(fts_query("سایت").as_deref(), Some("\"سایت\""));
         assert_eq!(fts_query("  ** -- ").as_deref(), None);
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use std::time::Duration;
+
+    use super::{search, Scope};
+    use crate::model::StaffId;
+    use crate::store::{Store, StoreOptions};
+    use crate::tickets::intake::{receive, IntakeOptions, IntakeSource};
+
+    /// A desk with 40 tickets about a full mailbox, one of which says both
+    /// words in one message, and one about a printer.
+    fn desk() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions::new(dir.path().join("search.db"))).unwrap();
+        let opts = IntakeOptions {
+            max_message_bytes: 1 << 20,
+            plugins: None,
+        };
+        for i in 0..40 {
+            let body = if i == 7 {
+                "My mailbox is full again."
+            } else {
+                "The mailbox rejects mail."
+            };
+            let raw = format!(
+                "From: Dana <dana{i}@example.org>\r\nTo: support@example.com\r\n\
+                 Subject: Mail trouble {i}\r\nMessage-ID: <m{i}@example.org>\r\n\
+                 Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+            );
+            receive(&store, raw.as_bytes(), IntakeSource::Pipe, &opts).unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn a_search_out_of_budget_stops_without_error_and_leaves_the_connection_unbounded() {
+        let (_dir, store) = desk();
+        let conn = store.conn().unwrap();
+        let admin = Scope {
+            staff: StaffId(1),
+            admin: true,
+        };
+        let ids = |found: &super::Found| found.hits.iter().map(|h| h.row.id).collect::<Vec<_>>();
+
+        // Unbounded, and with a budget this search never reaches: the same
+        // complete answer.
+        let all = search(&conn, admin, "mailbox full", 50, None).unwrap();
+        assert!(all.complete);
+        assert_eq!(all.hits.len(), 1, "{:?}", all.hits);
+        assert!(all.hits[0].snippet.contains("\u{2}full\u{3}"));
+        let roomy = search(
+            &conn,
+            admin,
+            "mailbox full",
+            50,
+            Some(Duration::from_secs(60)),
+        )
+        .unwrap();
+        assert!(roomy.complete);
+        assert_eq!(ids(&roomy), ids(&all));
+        let every = search(&conn, admin, "mailbox", 50, None).unwrap();
+        assert_eq!(every.hits.len(), 40);
+
+        // No budget at all: the search stops at SQLite's first check and
+        // says so, rather than failing.
+        let cut = search(&conn, admin, "mailbox", 50, Some(Duration::ZERO)).unwrap();
+        assert!(!cut.complete);
+        assert!(cut.hits.len() < 40, "{}", cut.hits.len());
+
+        // The check is gone afterwards: the pooled connection's next
+        // statement, far longer than any budget, runs to the end.
+        let n: i64 = conn
+            .query_row(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
+                 SELECT COUNT(*) FROM c",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 200_000);
+        let again = search(&conn, admin, "mailbox", 50, None).unwrap();
+        assert!(again.complete);
+        assert_eq!(again.hits.len(), 40);
     }
 }
