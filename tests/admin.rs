@@ -27,6 +27,8 @@ const PAGES: &[&str] = &[
     "/admin/canned",
     "/admin/settings",
     "/admin/audit",
+    "/admin/quarantine",
+    "/admin/quarantine?rejected=true",
 ];
 
 /// The last audit event of `kind`: (actor staff id, data).
@@ -78,6 +80,7 @@ fn every_admin_page_is_for_admins_only() {
         ("/admin/statuses", "name=Sneaky&state=open"),
         ("/admin/canned", "title=x&body=y"),
         ("/admin/settings", "helpdesk-name=Owned"),
+        ("/admin/quarantine/1/retry", ""),
     ] {
         let r = post_form(&alice, url, form);
         assert_eq!(r.status(), Status::Forbidden, "{url} agent POST");
@@ -743,4 +746,153 @@ fn settings_cli_round_trips_and_refuses_bad_values() {
     assert_eq!(who, None);
     assert_eq!(data["key"], "mail.alert_overdue");
     assert_eq!(data["after"], "false");
+}
+
+#[test]
+fn the_quarantine_shows_kept_mail_byte_for_byte_and_files_it_again() {
+    use oxidesk::tickets::intake::{receive, IntakeOptions, IntakeOutcome, IntakeSource};
+    let d = desk();
+    let opts = IntakeOptions {
+        max_message_bytes: 1 << 20,
+        plugins: None,
+    };
+    // No usable sender: quarantined. A Persian subject with markup in it.
+    let raw = "From: not-an-address\r\n\
+               Subject: =?UTF-8?B?2LPYp9uM2Kog2KjYp9iyINmG2YXbjCDYtNmI2K8=?= <script>x</script>\r\n\
+               Message-ID: <kept@x.example>\r\n\r\nHello <b>there</b>\r\n";
+    let id = match receive(&d.store, raw.as_bytes(), IntakeSource::Pipe, &opts).unwrap() {
+        IntakeOutcome::Quarantined { raw_id, .. } => raw_id.0,
+        other => panic!("expected the quarantine, got {other:?}"),
+    };
+    let admin = login(&d, "admin@desk.test");
+
+    // The list: sender, decoded subject (escaped), reason, and the count.
+    let page = body(admin.get("/admin/quarantine").dispatch());
+    assert!(
+        page.contains(&format!("href=\"/admin/quarantine/{id}\"")),
+        "{page}"
+    );
+    assert!(page.contains("not-an-address"));
+    assert!(page.contains("سایت باز نمی شود"));
+    assert!(page.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"));
+    assert!(!page.contains("<script>x"));
+    assert!(page.contains("Quarantined (1)"), "{page}");
+    // Not among the refused.
+    let page = body(admin.get("/admin/quarantine?rejected=true").dispatch());
+    assert!(!page.contains(&format!("href=\"/admin/quarantine/{id}\"")));
+
+    // Its page shows the message as text, escaped, with the reason.
+    let page = body(admin.get(format!("/admin/quarantine/{id}")).dispatch());
+    assert!(
+        page.contains("Hello &lt;b&gt;there&lt;&#x2F;b&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;kept@x.example&gt;"));
+    assert!(page.contains(&format!("action=\"/admin/quarantine/{id}/retry\"")));
+    // The download is the message byte for byte, as an attachment.
+    let r = admin.get(format!("/admin/quarantine/{id}/raw")).dispatch();
+    assert_eq!(r.status(), Status::Ok);
+    let disposition = r
+        .headers()
+        .get_one("Content-Disposition")
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"message-{id}.eml\"")),
+        "{disposition}"
+    );
+    assert_eq!(
+        r.headers().get_one("X-Content-Type-Options"),
+        Some("nosniff")
+    );
+    assert_eq!(r.into_bytes().unwrap(), raw.as_bytes());
+    assert_eq!(
+        admin.get("/admin/quarantine/999999").dispatch().status(),
+        Status::NotFound
+    );
+
+    // Agents see none of it.
+    let alice = login(&d, "alice@desk.test");
+    for url in [
+        format!("/admin/quarantine/{id}"),
+        format!("/admin/quarantine/{id}/raw"),
+    ] {
+        assert_eq!(
+            alice.get(url.clone()).dispatch().status(),
+            Status::Forbidden,
+            "{url}"
+        );
+    }
+    // A retry needs the form's token.
+    let r = admin
+        .post(format!("/admin/quarantine/{id}/retry"))
+        .header(rocket::http::ContentType::Form)
+        .body("")
+        .dispatch();
+    assert_eq!(r.status(), Status::Forbidden);
+
+    // Retried as it is: still quarantined, the page says why.
+    let r = post_form(&admin, &format!("/admin/quarantine/{id}/retry"), "");
+    assert_eq!(r.status(), Status::UnprocessableEntity);
+    let page = body(r);
+    assert!(page.contains("still cannot be filed"), "{page}");
+    assert_eq!(
+        q::<String>(
+            &d,
+            &format!("SELECT status FROM raw_messages WHERE id = {id}")
+        ),
+        "quarantined"
+    );
+
+    // Once it can be filed (here the sender is fixed in place, as a newer
+    // parser would read it), a retry files it and says where.
+    let fixed = raw.replace("From: not-an-address", "From: Dana <dana@example.org>");
+    d.store
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE raw_messages SET data = ?1 WHERE id = ?2",
+            rusqlite::params![fixed.as_bytes(), id],
+        )
+        .unwrap();
+    let r = post_form(&admin, &format!("/admin/quarantine/{id}/retry"), "");
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(location(&r), format!("/admin/quarantine/{id}?done=filed"));
+    let ticket: i64 = q(
+        &d,
+        &format!("SELECT ticket_id FROM raw_messages WHERE id = {id}"),
+    );
+    let number: String = q(
+        &d,
+        &format!("SELECT number FROM tickets WHERE id = {ticket}"),
+    );
+    let page = body(
+        admin
+            .get(format!("/admin/quarantine/{id}?done=filed"))
+            .dispatch(),
+    );
+    assert!(page.contains("The message was filed."));
+    assert!(
+        page.contains(&format!("Filed on ticket #{number}.")),
+        "{page}"
+    );
+    assert!(!page.contains("/retry\""), "no retry once filed");
+    let (staff, data) = last_event(&d, "config.quarantine_retried");
+    assert_eq!(staff, Some(d.admin.0));
+    assert_eq!(data["outcome"], "new_ticket");
+    assert_eq!(data["number"], number.as_str());
+    // The quarantine is empty again.
+    let page = body(admin.get("/admin/quarantine").dispatch());
+    assert!(page.contains("The quarantine is empty."));
+    assert!(page.contains("Quarantined (0)"));
+    // A second retry changes nothing and leads back to the message.
+    let r = post_form(&admin, &format!("/admin/quarantine/{id}/retry"), "");
+    assert_eq!(location(&r), format!("/admin/quarantine/{id}"));
+    assert_eq!(
+        q::<i64>(
+            &d,
+            &format!("SELECT COUNT(*) FROM tickets WHERE id = {ticket}")
+        ),
+        1
+    );
 }

@@ -234,6 +234,41 @@ pub fn list_by_status(
     Ok(rows)
 }
 
+/// Bytes of each listed message read for its summary: the header block of
+/// nearly every message, without reading a large body.
+pub const HEAD_BYTES: i64 = 16 * 1024;
+
+/// Raw messages in one state, newest first, `limit` from `offset`, each
+/// with its first `HEAD_BYTES` bytes (for the sender and subject).
+pub fn list_with_heads(
+    conn: &Connection,
+    status: RawStatus,
+    limit: u32,
+    offset: u32,
+) -> StoreResult<Vec<(RawMessageInfo, Vec<u8>)>> {
+    let what = || format!("listing {} messages", status.as_str());
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, substr(data, 1, {HEAD_BYTES}) FROM raw_messages WHERE status = ?1
+             ORDER BY received_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+        ))
+        .ctx(what)?;
+    let rows = stmt
+        .query_map(params![status, limit, offset], |r| {
+            Ok((from_row(r)?, r.get::<_, Vec<u8>>(8)?))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .ctx(what)?;
+    Ok(rows)
+}
+
+/// How many raw messages are in a state (an index range, not a scan).
+pub fn count_by_status(conn: &Connection, status: RawStatus) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM raw_messages WHERE status = ?1")
+        .and_then(|mut s| s.query_row([status], |r| r.get(0)))
+        .ctx(|| format!("counting {} messages", status.as_str()))
+}
+
 pub fn get_info(conn: &Connection, id: RawMessageId) -> StoreResult<Option<RawMessageInfo>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM raw_messages WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], from_row).optional())

@@ -173,6 +173,8 @@ mod headers;
 mod html;
 mod message;
 mod params;
+mod summary;
+pub use summary::{summary, Summary};
 mod transfer;
 mod uuencode;
 

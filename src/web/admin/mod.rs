@@ -19,6 +19,7 @@ pub mod fields;
 pub mod form_support;
 pub mod plugins;
 pub mod priorities;
+pub mod quarantine;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
@@ -46,6 +47,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(canned::routes());
     r.extend(settings::routes());
     r.extend(audit::routes());
+    r.extend(quarantine::routes());
     r
 }
 
@@ -65,6 +67,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("filters", "/admin/filters"),
     ("bans", "/admin/bans"),
     ("spam", "/admin/spam"),
+    ("quarantine", "/admin/quarantine"),
     ("fields", "/admin/fields"),
     ("canned", "/admin/canned"),
     ("settings", "/admin/settings"),
