@@ -777,6 +777,12 @@ fn the_quarantine_shows_kept_mail_byte_for_byte_and_files_it_again() {
     assert!(page.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"));
     assert!(!page.contains("<script>x"));
     assert!(page.contains("Quarantined (1)"), "{page}");
+    // Every admin page shows that mail is waiting there.
+    let page = body(admin.get("/admin/").dispatch());
+    assert!(
+        page.contains("Quarantine <span class=\"badge danger\">1</span>"),
+        "{page}"
+    );
     // Not among the refused.
     let page = body(admin.get("/admin/quarantine?rejected=true").dispatch());
     assert!(!page.contains(&format!("href=\"/admin/quarantine/{id}\"")));
@@ -885,6 +891,8 @@ fn the_quarantine_shows_kept_mail_byte_for_byte_and_files_it_again() {
     let page = body(admin.get("/admin/quarantine").dispatch());
     assert!(page.contains("The quarantine is empty."));
     assert!(page.contains("Quarantined (0)"));
+    let page = body(admin.get("/admin/").dispatch());
+    assert!(!page.contains("badge danger"), "no badge once empty");
     // A second retry changes nothing and leads back to the message.
     let r = post_form(&admin, &format!("/admin/quarantine/{id}/retry"), "");
     assert_eq!(location(&r), format!("/admin/quarantine/{id}"));
@@ -894,5 +902,55 @@ fn the_quarantine_shows_kept_mail_byte_for_byte_and_files_it_again() {
             &format!("SELECT COUNT(*) FROM tickets WHERE id = {ticket}")
         ),
         1
+    );
+    // A filed message is its ticket's source: it cannot be deleted here.
+    let r = post_form(&admin, &format!("/admin/quarantine/{id}/delete"), "");
+    assert_eq!(r.status(), Status::NotFound);
+    assert_eq!(
+        q::<i64>(
+            &d,
+            &format!("SELECT COUNT(*) FROM raw_messages WHERE id = {id}")
+        ),
+        1
+    );
+
+    // Junk is deleted by an admin, with the form's token, and logged.
+    let junk = match receive(&d.store, b"not mail\n\x00\x01", IntakeSource::Pipe, &opts).unwrap() {
+        IntakeOutcome::Quarantined { raw_id, .. } => raw_id.0,
+        other => panic!("expected the quarantine, got {other:?}"),
+    };
+    let page = body(admin.get(format!("/admin/quarantine/{junk}")).dispatch());
+    assert!(page.contains(&format!("action=\"/admin/quarantine/{junk}/delete\"")));
+    assert_eq!(
+        post_form(&alice, &format!("/admin/quarantine/{junk}/delete"), "").status(),
+        Status::Forbidden
+    );
+    let r = admin
+        .post(format!("/admin/quarantine/{junk}/delete"))
+        .header(rocket::http::ContentType::Form)
+        .body("")
+        .dispatch();
+    assert_eq!(r.status(), Status::Forbidden);
+    let r = post_form(&admin, &format!("/admin/quarantine/{junk}/delete"), "");
+    assert_eq!(location(&r), "/admin/quarantine?done=deleted");
+    assert_eq!(
+        q::<i64>(
+            &d,
+            &format!("SELECT COUNT(*) FROM raw_messages WHERE id = {junk}")
+        ),
+        0
+    );
+    let (staff, data) = last_event(&d, "config.quarantine_deleted");
+    assert_eq!(staff, Some(d.admin.0));
+    assert_eq!(data["raw_message"], junk);
+    assert_eq!(data["reason"], "the message has no header block");
+    let page = body(admin.get("/admin/quarantine?done=deleted").dispatch());
+    assert!(page.contains("The message was deleted."));
+    assert_eq!(
+        admin
+            .get(format!("/admin/quarantine/{junk}"))
+            .dispatch()
+            .status(),
+        Status::NotFound
     );
 }

@@ -269,6 +269,26 @@ pub fn count_by_status(conn: &Connection, status: RawStatus) -> StoreResult<i64>
         .ctx(|| format!("counting {} messages", status.as_str()))
 }
 
+/// Delete a message that is on no ticket (quarantined or rejected): an
+/// admin clearing junk. A filed message is its ticket's source and stays.
+/// Returns the deleted message, or None when there was none to delete.
+pub fn delete_unfiled(conn: &Connection, id: RawMessageId) -> StoreResult<Option<RawMessageInfo>> {
+    let what = || format!("deleting raw message {id}");
+    let info = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM raw_messages
+             WHERE id = ?1 AND status IN ('quarantined', 'rejected')"
+        ))
+        .and_then(|mut s| s.query_row([id], from_row).optional())
+        .ctx(what)?;
+    if info.is_some() {
+        conn.prepare_cached("DELETE FROM raw_messages WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .ctx(what)?;
+    }
+    Ok(info)
+}
+
 pub fn get_info(conn: &Connection, id: RawMessageId) -> StoreResult<Option<RawMessageInfo>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM raw_messages WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], from_row).optional())

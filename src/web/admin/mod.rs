@@ -89,6 +89,13 @@ pub async fn admin_page(
         .collect();
     ctx.insert("admin_sections", &sections);
     ctx.insert("section", section);
+    // Mail waiting in the quarantine shows on every admin page, so it is
+    // seen without visiting the section (an index range, not a scan).
+    let quarantined = db(store, |c| {
+        crate::store::raw_messages::count_by_status(c, crate::model::RawStatus::Quarantined)
+    })
+    .await?;
+    ctx.insert("quarantined", &quarantined);
     ctx.insert("errors", &Errors::default().0);
     Ok(ctx)
 }

@@ -22,7 +22,7 @@ use crate::web::templates::Templates;
 use crate::web::{db, i18n, WebError};
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show, raw, retry]
+    routes![list, show, raw, retry, delete]
 }
 
 /// Messages per page of the list.
@@ -48,13 +48,14 @@ fn status_of(rejected: Option<bool>) -> RawStatus {
     }
 }
 
-#[get("/quarantine?<rejected>&<page>")]
+#[get("/quarantine?<rejected>&<page>&<done>")]
 async fn list(
     store: &State<Store>,
     templates: &State<Templates>,
     me: AdminSession,
     rejected: Option<bool>,
     page: Option<u32>,
+    done: Option<&str>,
 ) -> Result<RawHtml<String>, WebError> {
     let status = status_of(rejected);
     let page = page.unwrap_or(1).clamp(1, 100_000);
@@ -83,6 +84,7 @@ async fn list(
     ctx.insert("count_rejected", &refused);
     ctx.insert("page", &page);
     ctx.insert("more", &more);
+    ctx.insert("done", &done.filter(|d| *d == "deleted"));
     render(templates, "admin/quarantine.html", &ctx)
 }
 
@@ -217,5 +219,35 @@ async fn retry(
             let html = message_page(store, templates, &me, id, None, Some(error)).await?;
             Ok(Submitted::Invalid(html))
         }
+    }
+}
+
+/// Delete a quarantined or refused message (junk that will never be a
+/// ticket). Filed messages cannot be deleted here.
+#[post("/quarantine/<id>/delete")]
+async fn delete(store: &State<Store>, me: AdminSession, id: i64) -> Result<Redirect, WebError> {
+    let id = RawMessageId(id);
+    let who = actor(&me);
+    let deleted = super::in_tx(store, move |tx| {
+        let Some(info) = store::raw_messages::delete_unfiled(tx, id)? else {
+            return Ok(None);
+        };
+        let record = json!({
+            "raw_message": id.0,
+            "status": info.status.as_str(),
+            "message_id": info.message_id,
+            "reason": info.error,
+            "size": info.size,
+        });
+        store::audit::record(tx, &who, "config.quarantine_deleted", &record)?;
+        Ok(Some(info.status))
+    })
+    .await?;
+    match deleted {
+        None => Err(WebError::NotFound),
+        Some(RawStatus::Rejected) => {
+            Ok(Redirect::to("/admin/quarantine?rejected=true&done=deleted"))
+        }
+        Some(_) => Ok(Redirect::to("/admin/quarantine?done=deleted")),
     }
 }
