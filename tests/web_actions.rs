@@ -615,3 +615,109 @@ fn queue_queries_use_their_indexes() {
         }
     }
 }
+
+#[test]
+fn a_reply_shows_how_its_mail_is_doing_and_a_failed_one_is_sent_again() {
+    let d = desk();
+    let alice = login(&d, "alice@desk.test");
+    let t = d.ticket;
+    let seen: i64 = q(
+        &d,
+        &format!("SELECT MAX(id) FROM entries WHERE ticket_id = {t}"),
+    );
+    let (ct, data) = multipart(
+        &csrf(&alice),
+        &[
+            ("body", "The printer is safe now."),
+            ("seen", &seen.to_string()),
+        ],
+        &[],
+    );
+    let r = alice
+        .post(format!("/tickets/{t}/reply"))
+        .header(ct)
+        .body(data)
+        .dispatch();
+    assert_eq!(r.status(), Status::SeeOther);
+    let mail: i64 = q(
+        &d,
+        &format!(
+            "SELECT id FROM outbox WHERE kind = 'response' AND ticket_id = {t} ORDER BY id DESC LIMIT 1"
+        ),
+    );
+    let entry: i64 = q(
+        &d,
+        &format!("SELECT entry_id FROM outbox WHERE id = {mail}"),
+    );
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(page.contains("badge delivery d-queued"), "{page}");
+    assert!(!page.contains("could not be mailed"));
+
+    // The customer's server refuses it for good.
+    let set = |sql: &str| {
+        d.store
+            .conn()
+            .unwrap()
+            .execute(&format!("{sql} WHERE id = {mail}"), [])
+            .unwrap();
+    };
+    set("UPDATE outbox SET state = 'failed', attempts = 3, last_answer = '550 5.1.1 <x>: no such mailbox'");
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(page.contains("badge delivery d-failed danger"), "{page}");
+    assert!(page.contains("This reply could not be mailed to"));
+    assert!(page.contains("550 5.1.1 &lt;x&gt;: no such mailbox"));
+    let url = format!("/tickets/{t}/deliveries/{mail}/retry");
+    assert!(page.contains(&format!("action=\"{url}\"")));
+
+    // Outside the department: not found. Without the token: refused. A mail
+    // that is not this ticket's: not found.
+    let bob = login(&d, "bob@desk.test");
+    assert_eq!(post_form(&bob, &url, "").status(), Status::NotFound);
+    let r = alice
+        .post(url.clone())
+        .header(ContentType::Form)
+        .body("")
+        .dispatch();
+    assert_eq!(r.status(), Status::Forbidden);
+    let other_mail = format!("/tickets/{t}/deliveries/{}/retry", mail + 1000);
+    assert_eq!(
+        post_form(&alice, &other_mail, "").status(),
+        Status::NotFound
+    );
+    assert_eq!(
+        q::<String>(&d, &format!("SELECT state FROM outbox WHERE id = {mail}")),
+        "failed"
+    );
+
+    // Sent again: queued, due now, the tries counted afresh.
+    let r = post_form(&alice, &url, "");
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some(format!("/tickets/{t}#entry-{entry}").as_str())
+    );
+    let (state, attempts): (String, i64) = d
+        .store
+        .conn()
+        .unwrap()
+        .query_row(
+            &format!("SELECT state, attempts FROM outbox WHERE id = {mail}"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((state.as_str(), attempts), ("queued", 0));
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(page.contains("badge delivery d-queued"));
+    assert!(!page.contains("could not be mailed"));
+
+    // Once sent, a second "send again" changes nothing: never mailed twice.
+    set("UPDATE outbox SET state = 'sent', sent_at = 1700000000");
+    assert_eq!(post_form(&alice, &url, "").status(), Status::SeeOther);
+    assert_eq!(
+        q::<String>(&d, &format!("SELECT state FROM outbox WHERE id = {mail}")),
+        "sent"
+    );
+    let page = body(alice.get(format!("/tickets/{t}")).dispatch());
+    assert!(page.contains("badge delivery d-sent"));
+}

@@ -6,6 +6,7 @@ pub mod account;
 pub mod actions;
 pub mod bulk;
 pub mod canned;
+pub mod delivery;
 pub mod login;
 pub mod queues;
 pub mod sla_box;
@@ -31,6 +32,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(canned::routes());
     r.extend(sla_box::routes());
     r.extend(tags::routes());
+    r.extend(delivery::routes());
     r
 }
 

@@ -98,6 +98,7 @@ struct TicketData {
     departments: Vec<staff::Department>,
     priorities: Vec<q::Priority>,
     canned: Vec<canned::Canned>,
+    deliveries: Vec<crate::store::outbox::Delivery>,
     sla: serde_json::Value,
     tags: Vec<String>,
     values: Vec<crate::store::forms::FieldValue>,
@@ -129,6 +130,7 @@ async fn show(
             perms: permissions::on_ticket(c, scope, tid)?.unwrap_or_default(),
             teams: c.memo("team-choices", teams::choices)?,
             thread: tp::thread(c, tid)?,
+            deliveries: crate::store::outbox::deliveries_of_ticket(c, tid)?,
             events: tp::events(c, tid)?,
             panel: tp::customer_panel(c, scope, head.customer_id, tid)?,
             lock: locks::current(c, tid)?,
@@ -161,6 +163,7 @@ async fn show(
         departments,
         priorities,
         canned,
+        deliveries,
         sla: sla_box,
         tags,
         values,
@@ -183,6 +186,10 @@ async fn show(
                 .filter(|a| !(a.inline && e.body_html.is_some() && a.content_id.is_some()))
                 .collect();
             v["listed"] = serde_json::to_value(&listed).unwrap_or_default();
+            // The reply's latest mail to the customer, if it was mailed.
+            if let Some(d) = deliveries.iter().rev().find(|d| d.entry_id == e.id) {
+                v["delivery"] = serde_json::to_value(d).unwrap_or_default();
+            }
             v["images"] = serde_json::to_value(
                 listed
                     .iter()
