@@ -122,7 +122,7 @@ pub struct Download {
 
 impl<'r> rocket::response::Responder<'r, 'static> for Download {
     fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
-        use rocket::http::{ContentType, Header};
+        use rocket::http::ContentType;
         let (kind, ctype) = if self.inline && is_safe_inline_image(&self.meta.mime_type) {
             (
                 "inline",
@@ -131,21 +131,36 @@ impl<'r> rocket::response::Responder<'r, 'static> for Download {
         } else {
             ("attachment", ContentType::Binary)
         };
-        rocket::Response::build()
-            .header(ctype)
-            .header(Header::new(
-                "Content-Disposition",
-                content_disposition(kind, &self.meta.filename),
-            ))
-            .header(Header::new("X-Content-Type-Options", "nosniff"))
-            .header(Header::new("Cache-Control", "private, max-age=3600"))
-            .header(Header::new(
-                "Content-Security-Policy",
-                "default-src 'none'; sandbox",
-            ))
-            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
-            .ok()
+        Ok(file_response(
+            ctype,
+            content_disposition(kind, &self.meta.filename),
+            "private, max-age=3600",
+            self.data,
+        ))
     }
+}
+
+/// A file as a response, with what every download carries: the type and
+/// disposition given, nosniff, a sandboxing content policy (should the
+/// browser show it anyway) and `cache`.
+pub fn file_response(
+    ctype: rocket::http::ContentType,
+    disposition: String,
+    cache: &'static str,
+    data: Vec<u8>,
+) -> rocket::Response<'static> {
+    use rocket::http::Header;
+    rocket::Response::build()
+        .header(ctype)
+        .header(Header::new("Content-Disposition", disposition))
+        .header(Header::new("X-Content-Type-Options", "nosniff"))
+        .header(Header::new("Cache-Control", cache))
+        .header(Header::new(
+            "Content-Security-Policy",
+            "default-src 'none'; sandbox",
+        ))
+        .sized_body(data.len(), std::io::Cursor::new(data))
+        .finalize()
 }
 
 #[cfg(test)]

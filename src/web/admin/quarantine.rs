@@ -4,7 +4,7 @@
 //! once the cause is fixed. The same as `oxidesk quarantine`, for admins
 //! without a shell.
 
-use rocket::http::{ContentType, Header};
+use rocket::http::ContentType;
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Route, State};
@@ -146,23 +146,15 @@ struct RawDownload {
 
 impl<'r> rocket::response::Responder<'r, 'static> for RawDownload {
     fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
-        rocket::Response::build()
-            .header(ContentType::new("message", "rfc822"))
-            .header(Header::new(
-                "Content-Disposition",
-                crate::web::render::content_disposition(
-                    "attachment",
-                    &format!("message-{}.eml", self.id),
-                ),
-            ))
-            .header(Header::new("X-Content-Type-Options", "nosniff"))
-            .header(Header::new("Cache-Control", "private, no-store"))
-            .header(Header::new(
-                "Content-Security-Policy",
-                "default-src 'none'; sandbox",
-            ))
-            .sized_body(self.data.len(), std::io::Cursor::new(self.data))
-            .ok()
+        Ok(crate::web::render::file_response(
+            ContentType::new("message", "rfc822"),
+            crate::web::render::content_disposition(
+                "attachment",
+                &format!("message-{}.eml", self.id),
+            ),
+            "private, no-store",
+            self.data,
+        ))
     }
 }
 
