@@ -115,7 +115,8 @@ async fn message_page(
     let cut = data.len() > PREVIEW_BYTES;
     let shown = String::from_utf8_lossy(&data[..data.len().min(PREVIEW_BYTES)]).into_owned();
     let mut ctx = admin_page(store, me, "quarantine").await?;
-    ctx.insert("summary", &summary(&data));
+    let head = &data[..data.len().min(store::raw_messages::HEAD_BYTES as usize)];
+    ctx.insert("summary", &summary(head));
     ctx.insert("m", &info);
     ctx.insert("status", info.status.as_str());
     ctx.insert("number", &number);
