@@ -112,33 +112,20 @@ pub fn search(
     // 50; the snippets of the shown tickets are made below.
     let (subjects, emails, bodies, complete) = {
         let meter = Meter::start(conn, budget);
-        let subjects = meter
-            .ids(
-                &format!(
-                    "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?1
-                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
-                ),
-                &q,
-            )
-            .ctx(what)?;
-        let emails = meter
-            .ids(
-                &format!(
-                    "SELECT rowid FROM identities_fts WHERE identities_fts MATCH ?1
-                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
-                ),
-                &q,
-            )
-            .ctx(what)?;
-        let bodies = meter
-            .ids(
-                &format!(
-                    "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?1
-                     ORDER BY rowid DESC LIMIT {CANDIDATES}"
-                ),
-                &q,
-            )
-            .ctx(what)?;
+        let newest = |table: &str| {
+            meter
+                .ids(
+                    &format!(
+                        "SELECT rowid FROM {table} WHERE {table} MATCH ?1
+                         ORDER BY rowid DESC LIMIT {CANDIDATES}"
+                    ),
+                    &q,
+                )
+                .ctx(what)
+        };
+        let subjects = newest("tickets_fts")?;
+        let emails = newest("identities_fts")?;
+        let bodies = newest("entries_fts")?;
         (subjects, emails, bodies, !meter.stopped())
     };
     // The candidates' tickets, scoped and newest first, with the id of the
@@ -167,9 +154,10 @@ pub fn search(
         .query_map(
             params![
                 scope.staff,
-                json_ids(&subjects),
-                json_ids(&bodies),
-                json_ids(&emails)
+                // Row ids as JSON arrays, for `json_each`.
+                serde_json::to_string(&subjects).unwrap_or_default(),
+                serde_json::to_string(&bodies).unwrap_or_default(),
+                serde_json::to_string(&emails).unwrap_or_default()
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -218,20 +206,6 @@ pub fn search(
         hits: out,
         complete,
     })
-}
-
-/// Row ids as a JSON array, for `json_each`.
-fn json_ids(ids: &[i64]) -> String {
-    let mut out = String::with_capacity(ids.len() * 8 + 2);
-    out.push('[');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&id.to_string());
-    }
-    out.push(']');
-    out
 }
 
 /// Reads index candidates within a CPU-time budget. SQLite has one
