@@ -76,23 +76,18 @@ fn reply_with_attachment_note_and_property_changes() {
     let d = desk();
     let alice = login(&d, "alice@desk.test");
     let t = d.ticket;
+    // The thread as this page saw it, for the stale reply below.
     let seen: i64 = q(
         &d,
         &format!("SELECT MAX(id) FROM entries WHERE ticket_id = {t}"),
     );
-    let (ct, data) = multipart(
-        &csrf(&alice),
-        &[
-            ("body", "We are sending a fire extinguisher."),
-            ("seen", &seen.to_string()),
-        ],
+    let r = reply(
+        &d,
+        &alice,
+        t,
+        "We are sending a fire extinguisher.",
         &[("attachments", "manual.txt", b"pull the pin")],
     );
-    let r = alice
-        .post(format!("/tickets/{t}/reply"))
-        .header(ct)
-        .body(data)
-        .dispatch();
     assert_eq!(r.status(), Status::SeeOther);
     let (kind, status): (String, String) = {
         let conn = d.store.conn().unwrap();
@@ -621,23 +616,7 @@ fn a_reply_shows_how_its_mail_is_doing_and_a_failed_one_is_sent_again() {
     let d = desk();
     let alice = login(&d, "alice@desk.test");
     let t = d.ticket;
-    let seen: i64 = q(
-        &d,
-        &format!("SELECT MAX(id) FROM entries WHERE ticket_id = {t}"),
-    );
-    let (ct, data) = multipart(
-        &csrf(&alice),
-        &[
-            ("body", "The printer is safe now."),
-            ("seen", &seen.to_string()),
-        ],
-        &[],
-    );
-    let r = alice
-        .post(format!("/tickets/{t}/reply"))
-        .header(ct)
-        .body(data)
-        .dispatch();
+    let r = reply(&d, &alice, t, "The printer is safe now.", &[]);
     assert_eq!(r.status(), Status::SeeOther);
     let mail: i64 = q(
         &d,

@@ -181,6 +181,30 @@ pub fn multipart(
     )
 }
 
+/// Reply to `ticket` as the signed-in `c`, having read the thread up to its
+/// last entry (so no "changed since" warning), with `files` attached.
+pub fn reply<'c>(
+    d: &Desk,
+    c: &'c Client,
+    ticket: impl std::fmt::Display,
+    text: &str,
+    files: &[(&str, &str, &[u8])],
+) -> LocalResponse<'c> {
+    let seen: i64 = q(
+        d,
+        &format!("SELECT MAX(id) FROM entries WHERE ticket_id = {ticket}"),
+    );
+    let (ct, data) = multipart(
+        &csrf(c),
+        &[("body", text), ("seen", &seen.to_string())],
+        files,
+    );
+    c.post(format!("/tickets/{ticket}/reply"))
+        .header(ct)
+        .body(data)
+        .dispatch()
+}
+
 pub fn body(r: LocalResponse<'_>) -> String {
     r.into_string().unwrap_or_default()
 }
