@@ -291,47 +291,18 @@ pub fn mark_failed(conn: &Connection, id: i64, claim: &str, error: &str) -> Stor
     Ok(n == 1)
 }
 
-/// How a staff reply's mail to the customer is doing, for the ticket view.
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub id: i64,
-    pub entry_id: EntryId,
-    pub state: String,
-    pub attempts: i64,
-    pub recipients: Vec<String>,
-    /// The mail server's last answer (or the local error).
-    pub last_answer: Option<String>,
-    pub next_attempt_at: i64,
-    pub sent_at: Option<i64>,
-}
-
 /// The mails of a ticket's staff replies, oldest first (the outbox's
-/// ticket index).
-pub fn deliveries_of_ticket(conn: &Connection, ticket: TicketId) -> StoreResult<Vec<Delivery>> {
+/// ticket index): how each reply's mail to the customer is doing, for the
+/// ticket view.
+pub fn deliveries_of_ticket(conn: &Connection, ticket: TicketId) -> StoreResult<Vec<OutboxRow>> {
     let what = || format!("loading the deliveries of ticket {ticket}");
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, entry_id, state, attempts, recipients, last_answer, next_attempt_at,
-                    sent_at
-             FROM outbox WHERE ticket_id = ?1 AND kind = 'response' AND entry_id IS NOT NULL
-             ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM outbox
+             WHERE ticket_id = ?1 AND kind = 'response' AND entry_id IS NOT NULL ORDER BY id"
+        ))
         .ctx(what)?;
-    let rows = stmt
-        .query_map([ticket], |r| {
-            let recipients: String = r.get(4)?;
-            Ok(Delivery {
-                id: r.get(0)?,
-                entry_id: r.get(1)?,
-                state: r.get(2)?,
-                attempts: r.get(3)?,
-                recipients: recipients.lines().map(str::to_string).collect(),
-                last_answer: r.get(5)?,
-                next_attempt_at: r.get(6)?,
-                sent_at: r.get(7)?,
-            })
-        })
-        .ctx(what)?;
+    let rows = stmt.query_map([ticket], row).ctx(what)?;
     rows.collect::<Result<_, _>>().ctx(what)
 }
 

@@ -98,7 +98,7 @@ struct TicketData {
     departments: Vec<staff::Department>,
     priorities: Vec<q::Priority>,
     canned: Vec<canned::Canned>,
-    deliveries: Vec<crate::store::outbox::Delivery>,
+    deliveries: Vec<crate::store::outbox::OutboxRow>,
     sla: serde_json::Value,
     tags: Vec<String>,
     values: Vec<crate::store::forms::FieldValue>,
@@ -187,7 +187,7 @@ async fn show(
                 .collect();
             v["listed"] = serde_json::to_value(&listed).unwrap_or_default();
             // The reply's latest mail to the customer, if it was mailed.
-            if let Some(d) = deliveries.iter().rev().find(|d| d.entry_id == e.id) {
+            if let Some(d) = deliveries.iter().rev().find(|d| d.entry_id == Some(e.id)) {
                 v["delivery"] = serde_json::to_value(d).unwrap_or_default();
             }
             v["images"] = serde_json::to_value(
