@@ -433,6 +433,20 @@ impl Store {
         Ok(Conn { inner: Some(inner) })
     }
 
+    /// A connection only if one is free right now: an idle pooled one, or
+    /// the single connection when nobody holds it. Never waits and never
+    /// opens a connection.
+    pub fn try_conn(&self) -> Option<Conn> {
+        let inner = match &self.backend {
+            Backend::Pool { pool, .. } => ConnInner::Pooled(pool.try_get()?),
+            Backend::Single { slot, .. } => {
+                let mut guard = slot.conn.try_lock().ok()?;
+                ConnInner::Single(guard.take()?, slot.clone())
+            }
+        };
+        Some(Conn { inner: Some(inner) })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -509,5 +523,27 @@ mod tests {
             .unwrap();
         }
         assert_eq!(computed.get(), 2);
+    }
+
+    #[test]
+    fn try_conn_takes_only_a_free_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = StoreOptions::new(dir.path().join("try.db"));
+        opts.max_connections = 1;
+        let store = Store::open(&opts).unwrap();
+        assert!(store.try_conn().is_none(), "the pool opens none on its own");
+        let held = store.conn().unwrap();
+        assert!(store.try_conn().is_none(), "the only one is in use");
+        drop(held);
+        let free = store.try_conn().expect("the returned one is idle");
+        assert!(count(&free).unwrap() > 0);
+
+        opts.path = dir.path().join("try-single.db");
+        opts.single_connection = true;
+        let single = Store::open(&opts).unwrap();
+        let held = single.try_conn().expect("nobody holds it");
+        assert!(single.try_conn().is_none());
+        drop(held);
+        assert!(single.try_conn().is_some(), "given back on drop");
     }
 }

@@ -214,29 +214,24 @@ async fn load_session(req: &Request<'_>) -> Option<StaffSession> {
     let token = req.cookies().get(SESSION_COOKIE)?.value().to_string();
     let store = req.rocket().state::<Store>()?.clone();
     let hash = sha256_hex(&token);
-    let found = rocket::tokio::task::spawn_blocking(move || {
-        let conn = store.conn()?;
-        let s = sessions::find(&conn, &hash)?;
-        if let Some(s) = &s {
-            if store::now() - s.last_seen_at > TOUCH_EVERY {
-                sessions::touch(&conn, s.session_id, SESSION_LIFETIME)?;
-            }
-        }
-        Ok::<_, store::StoreError>(s)
-    })
-    .await;
+    let found = crate::web::read(&store, move |c| sessions::find(c, &hash)).await;
     let s = match found {
-        Ok(Ok(Some(s))) => s,
-        Ok(Ok(None)) => return None,
-        Ok(Err(e)) => {
+        Ok(Some(s)) => s,
+        Ok(None) => return None,
+        Err(e) => {
             tracing::error!(error = %e, "loading a session failed");
             return None;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "a session task failed");
-            return None;
-        }
     };
+    if store::now() - s.last_seen_at > TOUCH_EVERY {
+        // A write, so never on the async worker: it may wait for the lock.
+        let id = s.session_id;
+        if let Err(e) =
+            crate::web::db(&store, move |c| sessions::touch(c, id, SESSION_LIFETIME)).await
+        {
+            tracing::error!(error = %e, "renewing a session failed");
+        }
+    }
     Some(StaffSession {
         session_id: s.session_id,
         staff_id: s.staff_id,

@@ -43,6 +43,19 @@ impl WebError {
     }
 }
 
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebError::NotFound => f.write_str("not found"),
+            WebError::Forbidden => f.write_str("forbidden"),
+            WebError::Denied(msg) | WebError::BadRequest(msg) | WebError::Internal(msg) => {
+                f.write_str(msg)
+            }
+            WebError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for WebError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         match &self {
@@ -81,6 +94,25 @@ where
     .await
     .map_err(|e| WebError::Internal(format!("a database task failed: {e}")))?
     .map_err(WebError::from)
+}
+
+/// Run a short read on the calling task when a pooled connection is free,
+/// else as [`db`] does.
+///
+/// For the pages staff load all day (a queue, a ticket, the session behind
+/// them): their reads take a fraction of a millisecond, less than handing
+/// them to another thread and back costs. Only reads belong here: in WAL
+/// mode they never wait for a lock, while a write may wait seconds for
+/// another writer, and that wait must not hold an async worker.
+pub async fn read<T, F>(store: &Store, f: F) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+{
+    if let Some(mut conn) = store.try_conn() {
+        return f(&mut conn).map_err(WebError::from);
+    }
+    db(store, f).await
 }
 
 impl From<crate::tickets::TicketError> for WebError {

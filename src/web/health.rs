@@ -8,7 +8,7 @@ use crate::store::{self, Store};
 
 #[rocket::get("/healthz")]
 pub async fn healthz(store: &State<Store>) -> (Status, Json<serde_json::Value>) {
-    match super::db(store, |c| store::healthz::check(c)).await {
+    match super::read(store, |c| store::healthz::check(c)).await {
         Ok(h) => (
             Status::Ok,
             Json(serde_json::to_value(h).unwrap_or(serde_json::Value::Null)),

@@ -34,7 +34,7 @@ use rocket::{catch, catchers, Build, Request, Response, Rocket};
 use crate::config::Config;
 use crate::store::Store;
 
-pub use blocking::{db, domain, WebError};
+pub use blocking::{db, domain, read, WebError};
 
 /// Largest upload accepted in one form (reply attachments).
 pub const MAX_UPLOAD: u64 = 25 * 1024 * 1024;

@@ -14,7 +14,7 @@ use crate::web::auth::StaffSession;
 use crate::web::i18n;
 use crate::web::render::highlight;
 use crate::web::templates::{ago_text, Templates};
-use crate::web::{db, WebError};
+use crate::web::{db, read, WebError};
 
 pub const PAGE_SIZE: i64 = 50;
 /// Deep pages are slow with OFFSET and never useful; filters narrow instead.
@@ -230,7 +230,7 @@ async fn show(
     let scope = me.scope();
     let f = filters.clone();
     // Everything the page reads, in one database round trip.
-    let data = db(store, move |c| {
+    let data = read(store, move |c| {
         let mut rows = q::page(
             c,
             scope,
@@ -341,7 +341,7 @@ async fn department(
     let dept = DepartmentId(id);
     if !me.is_admin {
         let sid = me.staff_id;
-        let mine = db(store, move |c| staff::departments_of(c, sid)).await?;
+        let mine = read(store, move |c| staff::departments_of(c, sid)).await?;
         if !mine.contains(&dept) {
             return Err(WebError::NotFound);
         }

@@ -15,7 +15,7 @@ use crate::tickets::permissions::{self, Permission, Permissions};
 use crate::web::auth::StaffSession;
 use crate::web::render::{is_safe_inline_image, mail_html, Download};
 use crate::web::templates::Templates;
-use crate::web::{db, WebError};
+use crate::web::{db, read, WebError};
 
 /// How long a reply lock lives without renewal (the page renews it while
 /// the agent types).
@@ -27,7 +27,7 @@ pub fn routes() -> Vec<Route> {
 
 /// Load a ticket within the viewer's scope; anything else is a 404.
 pub async fn scoped(store: &Store, scope: Scope, id: i64) -> Result<TicketHead, WebError> {
-    db(store, move |c| tp::head(c, scope, TicketId(id)))
+    read(store, move |c| tp::head(c, scope, TicketId(id)))
         .await?
         .ok_or(WebError::NotFound)
 }
@@ -40,7 +40,7 @@ pub async fn access(
     id: i64,
 ) -> Result<(TicketHead, Permissions), WebError> {
     let scope = me.scope();
-    let (head, perms) = db(store, move |c| {
+    let (head, perms) = read(store, move |c| {
         let head = tp::head(c, scope, TicketId(id))?;
         let perms = match &head {
             Some(h) => permissions::on_ticket(c, scope, h.row.id)?,
@@ -117,7 +117,7 @@ async fn show(
     let (staff_id, lang) = (me.staff_id, me.lang.clone());
     // Everything the page reads, in one database round trip; a ticket
     // outside the viewer's scope is not found.
-    let data = db(store, move |c| {
+    let data = read(store, move |c| {
         let Some(head) = tp::head(c, scope, TicketId(id))? else {
             return Ok(None);
         };
