@@ -44,6 +44,41 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// `<option>` elements for a select of `(value, label)` pairs, the one whose
+/// value is `selected` marked so, labels escaped and set to `dir="auto"`.
+///
+/// For the lists that grow with the desk (its agents, departments, teams)
+/// on the pages staff load all day. A template loop evaluates each entry's
+/// expressions one by one; on the Open queue, with 21 agents listed twice,
+/// that was a third of Tera's time.
+pub fn options_html<V, L>(
+    items: impl IntoIterator<Item = (V, L)>,
+    prefix: &str,
+    selected: Option<&str>,
+) -> String
+where
+    V: std::fmt::Display,
+    L: AsRef<str>,
+{
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut value = String::new();
+    for (v, label) in items {
+        value.clear();
+        let _ = write!(value, "{prefix}{v}");
+        out.push_str("<option value=\"");
+        escape_html_into(&mut out, &value);
+        out.push('"');
+        if selected == Some(value.as_str()) {
+            out.push_str(" selected");
+        }
+        out.push_str(" dir=\"auto\">");
+        escape_html_into(&mut out, label.as_ref());
+        out.push_str("</option>");
+    }
+    out
+}
+
 /// The attachment URL for staff.
 pub fn attachment_url(id: crate::model::AttachmentId) -> String {
     format!("/attachments/{id}")
@@ -166,6 +201,26 @@ pub fn file_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_mark_the_selected_one_and_escape_labels() {
+        let html = options_html([(1, "Ann <admin>"), (12, "علی رضایی")], "", Some("12"));
+        assert_eq!(
+            html,
+            "<option value=\"1\" dir=\"auto\">Ann &lt;admin&gt;</option>\
+             <option value=\"12\" selected dir=\"auto\">علی رضایی</option>"
+        );
+        let teams = options_html([(3, "Night")], "team:", Some("team:3"));
+        assert_eq!(
+            teams,
+            "<option value=\"team:3\" selected dir=\"auto\">Night</option>"
+        );
+        assert_eq!(
+            options_html([(1, "x")], "", Some("11")),
+            "<option value=\"1\" dir=\"auto\">x</option>"
+        );
+        assert_eq!(options_html(Vec::<(i64, &str)>::new(), "", None), "");
+    }
 
     #[test]
     fn escape_html_writes_what_tera_writes() {

@@ -12,7 +12,7 @@ use crate::store::{search, staff, ticket_page, Store};
 use crate::web::admin::statuses::{display_name, label_of};
 use crate::web::auth::StaffSession;
 use crate::web::i18n;
-use crate::web::render::highlight;
+use crate::web::render::{highlight, options_html};
 use crate::web::templates::{ago_text, Templates};
 use crate::web::{db, read, WebError};
 
@@ -302,8 +302,25 @@ async fn show(
     ctx.insert("sort_desc", &sort.descending);
     ctx.insert("qs", &params.query_without(&["page"]));
     ctx.insert("qs_nosort", &params.query_without(&["page", "sort", "dir"]));
-    ctx.insert("staff", &staff_list);
-    ctx.insert("departments", &departments);
+    let agents = || staff_list.iter().map(|s| (s.id, s.name.as_str()));
+    ctx.insert(
+        "assignee_options",
+        &options_html(agents(), "", params.assignee.as_deref()),
+    );
+    ctx.insert("assign_options", &options_html(agents(), "", None));
+    ctx.insert(
+        "team_options",
+        &options_html(team_list.iter().map(|t| (t.id, &t.name)), "team:", None),
+    );
+    let dept = params.dept.map(|d| d.to_string());
+    ctx.insert(
+        "department_options",
+        &options_html(
+            departments.iter().map(|d| (d.id, &d.name)),
+            "",
+            dept.as_deref(),
+        ),
+    );
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &Status::ALL);
     ctx.insert("tags_in_use", &tags_in_use);

@@ -13,7 +13,7 @@ use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
 use crate::store::{canned, locks, staff, teams, Store};
 use crate::tickets::permissions::{self, Permission, Permissions};
 use crate::web::auth::StaffSession;
-use crate::web::render::{is_safe_inline_image, mail_html, Download};
+use crate::web::render::{is_safe_inline_image, mail_html, options_html, Download};
 use crate::web::templates::Templates;
 use crate::web::{db, read, WebError};
 
@@ -248,8 +248,36 @@ async fn show(
     ctx.insert("customer", &panel);
     ctx.insert("lock", &lock.filter(|l| l.staff_id != me.staff_id));
     ctx.insert("last_entry", &last_entry);
-    ctx.insert("staff", &staff_list);
-    ctx.insert("departments", &departments);
+    let assignee = head.assignee_id.map(|s| s.to_string());
+    ctx.insert(
+        "assignee_options",
+        &options_html(
+            staff_list.iter().map(|s| (s.id, s.name.as_str())),
+            "",
+            assignee.as_deref(),
+        ),
+    );
+    let team = match (head.assignee_id, head.team_id) {
+        (None, Some(t)) => Some(format!("team:{t}")),
+        _ => None,
+    };
+    ctx.insert(
+        "team_options",
+        &options_html(
+            team_list.iter().map(|t| (t.id, &t.name)),
+            "team:",
+            team.as_deref(),
+        ),
+    );
+    let department = head.department_id.to_string();
+    ctx.insert(
+        "department_options",
+        &options_html(
+            departments.iter().map(|d| (d.id, &d.name)),
+            "",
+            Some(&department),
+        ),
+    );
     ctx.insert("priorities", &priorities);
     ctx.insert("statuses", &crate::model::Status::ALL);
     ctx.insert("status_choices", &status_choices);
