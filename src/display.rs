@@ -10,9 +10,10 @@
 
 use std::fmt::Write as _;
 use std::str::FromStr;
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use chrono::format::{Item, StrftimeItems};
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
@@ -24,17 +25,44 @@ pub const REFRESH: Duration = Duration::from_secs(30);
 /// The format of `datetime-local` inputs (HTML), in the helpdesk's zone.
 const INPUT_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
+/// A date format, parsed once rather than on every date shown: a queue
+/// page shows a hundred.
+#[derive(Clone)]
+struct Format(Arc<[Item<'static>]>);
+
+impl Format {
+    /// `None` for a format chrono cannot parse.
+    fn parse(format: &str) -> Option<Format> {
+        let items = StrftimeItems::new(format).parse_to_owned().ok()?;
+        Some(Format(items.into()))
+    }
+
+    fn default_format() -> &'static Format {
+        static DEFAULT: OnceLock<Format> = OnceLock::new();
+        DEFAULT.get_or_init(|| {
+            Format::parse(crate::settings::DEFAULT_DATE_FORMAT)
+                .unwrap_or_else(|| Format(Arc::new([])))
+        })
+    }
+
+    fn input() -> &'static Format {
+        static INPUT: OnceLock<Format> = OnceLock::new();
+        INPUT.get_or_init(|| Format::parse(INPUT_FORMAT).unwrap_or_else(|| Format(Arc::new([]))))
+    }
+}
+
 #[derive(Clone)]
 struct Settings {
     tz: Tz,
-    format: String,
+    /// `None`: the default format.
+    format: Option<Format>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             tz: Tz::UTC,
-            format: crate::settings::DEFAULT_DATE_FORMAT.to_string(),
+            format: None,
         }
     }
 }
@@ -49,7 +77,7 @@ static STATE: RwLock<State> = RwLock::new(State {
     store: None,
     settings: Settings {
         tz: Tz::UTC,
-        format: String::new(),
+        format: None,
     },
     read_at: None,
 });
@@ -85,7 +113,7 @@ fn read(store: &Store) -> Settings {
     }
     if let Ok(Some(f)) = store::settings::get(&conn, "helpdesk.date_format") {
         if valid_format(&f) {
-            out.format = f;
+            out.format = Format::parse(&f);
         }
     }
     out
@@ -96,11 +124,7 @@ fn current() -> Settings {
         Ok(s) => {
             let fresh = s.read_at.is_some_and(|t| t.elapsed() < REFRESH);
             if fresh || s.store.is_none() {
-                let mut settings = s.settings.clone();
-                if settings.format.is_empty() {
-                    settings.format = crate::settings::DEFAULT_DATE_FORMAT.to_string();
-                }
-                return settings;
+                return s.settings.clone();
             }
             s.store.clone()
         }
@@ -126,18 +150,21 @@ pub fn valid_format(format: &str) -> bool {
     !format.trim().is_empty() && write!(out, "{}", probe.format(format)).is_ok()
 }
 
-fn format_in(tz: Tz, ts: i64, format: &str) -> String {
+/// `ts` in `tz` as `format` says, or as the default format says when
+/// `format` is `None` or fails.
+fn format_in(tz: Tz, ts: i64, format: Option<&Format>) -> String {
     let Some(utc) = chrono::DateTime::from_timestamp(ts, 0) else {
         return String::new();
     };
+    let local = utc.with_timezone(&tz);
     let mut out = String::new();
-    if write!(out, "{}", utc.with_timezone(&tz).format(format)).is_err() {
+    let format = format.unwrap_or(Format::default_format());
+    if write!(out, "{}", local.format_with_items(format.0.iter())).is_err() {
         out.clear();
         let _ = write!(
             out,
             "{}",
-            utc.with_timezone(&tz)
-                .format(crate::settings::DEFAULT_DATE_FORMAT)
+            local.format_with_items(Format::default_format().0.iter())
         );
     }
     out
@@ -146,12 +173,12 @@ fn format_in(tz: Tz, ts: i64, format: &str) -> String {
 /// `ts` (Unix seconds) as the helpdesk shows dates.
 pub fn datetime(ts: i64) -> String {
     let s = current();
-    format_in(s.tz, ts, &s.format)
+    format_in(s.tz, ts, s.format.as_ref())
 }
 
 /// `ts` as the value of a `datetime-local` input, in the helpdesk's zone.
 pub fn input_value(ts: i64) -> String {
-    format_in(current().tz, ts, INPUT_FORMAT)
+    format_in(current().tz, ts, Some(Format::input()))
 }
 
 /// A wall-clock time typed in the helpdesk's zone, as Unix seconds. A time
@@ -185,6 +212,10 @@ pub fn zone_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn format_in(tz: Tz, ts: i64, format: &str) -> String {
+        super::format_in(tz, ts, Format::parse(format).as_ref())
+    }
 
     #[test]
     fn formats_in_the_zone_and_falls_back_on_bad_formats() {

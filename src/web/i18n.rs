@@ -69,24 +69,51 @@ pub fn dir(lang: &str) -> &'static str {
 }
 
 /// The message for `key` in `lang`, falling back to English, then the key.
-pub fn lookup<'a>(lang: &str, key: &'a str) -> std::borrow::Cow<'a, str> {
+pub fn lookup<'a>(lang: &str, key: &'a str) -> &'a str {
     let all = catalogues();
     if let Some(s) = all.get(lang).and_then(|c| c.get(key)) {
-        return s.clone().into();
+        return s;
     }
     if let Some(s) = all.get("en").and_then(|c| c.get(key)) {
-        return s.clone().into();
+        return s;
     }
-    key.into()
+    key
 }
 
 /// `lookup` with `{name}` placeholders filled in.
 pub fn t(lang: &str, key: &str, args: &[(&str, String)]) -> String {
-    let mut s = lookup(lang, key).into_owned();
-    for (name, value) in args {
-        s = s.replace(&format!("{{{name}}}"), value);
+    fill(lookup(lang, key), |name| {
+        args.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+/// `message` with each `{name}` that `value` knows replaced, in one pass:
+/// text that came in through a value is never read for placeholders again.
+/// Unknown placeholders and lone braces stay as they are.
+fn fill<'v>(message: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(message.len() + 16);
+    let mut rest = message;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(['}', '{']) {
+            Some(close) if after.as_bytes()[close] == b'}' => {
+                match value(&after[..close]) {
+                    Some(v) => out.push_str(v),
+                    None => out.push_str(&rest[open..open + close + 2]),
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
-    s
+    out.push_str(rest);
+    out
 }
 
 /// The tera function `t(key=..., lang=..., any=...)`.
@@ -99,18 +126,25 @@ impl tera::Function for TeraT {
             .and_then(|v| v.as_str())
             .ok_or_else(|| tera::Error::msg("t() needs key=\"...\""))?;
         let lang = args.get("lang").and_then(|v| v.as_str()).unwrap_or("en");
-        let mut s = lookup(lang, key).into_owned();
-        for (name, value) in args {
-            if name == "key" || name == "lang" {
-                continue;
-            }
-            let text = match value {
-                tera::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            s = s.replace(&format!("{{{name}}}"), &text);
+        let message = lookup(lang, key);
+        if args.keys().all(|name| name == "key" || name == "lang") {
+            return Ok(tera::Value::String(message.to_string()));
         }
-        Ok(tera::Value::String(s))
+        // Values that are not strings (numbers, mostly) as text.
+        let texts: HashMap<&str, std::borrow::Cow<'_, str>> = args
+            .iter()
+            .filter(|(name, _)| *name != "key" && *name != "lang")
+            .map(|(name, v)| {
+                let text = match v {
+                    tera::Value::String(s) => s.as_str().into(),
+                    other => other.to_string().into(),
+                };
+                (name.as_str(), text)
+            })
+            .collect();
+        Ok(tera::Value::String(fill(message, |name| {
+            texts.get(name).map(|v| v.as_ref())
+        })))
     }
 
     fn is_safe(&self) -> bool {
@@ -133,5 +167,48 @@ mod tests {
         assert_eq!(resolve(Some("en-GB")), "en");
         assert_eq!(dir("fa"), "rtl");
         assert_eq!(dir("en"), "ltr");
+    }
+
+    #[test]
+    fn placeholders_are_filled_once_and_strays_kept() {
+        let v = |name: &str| match name {
+            "n" => Some("3"),
+            "t" => Some("{n} {x}"),
+            _ => None,
+        };
+        assert_eq!(fill("{n} min", v), "3 min");
+        assert_eq!(fill("{n}/{n}", v), "3/3");
+        assert_eq!(fill("in {t}", v), "in {n} {x}", "a value is not read again");
+        assert_eq!(fill("{x} and {n}", v), "{x} and 3");
+        assert_eq!(fill("a { b {n} c }", v), "a { b 3 c }");
+        assert_eq!(fill("{", v), "{");
+        assert_eq!(fill("{{n}}", v), "{3}");
+        assert_eq!(fill("تیکت {n} باز شد", v), "تیکت 3 باز شد");
+        assert_eq!(fill("", v), "");
+    }
+
+    #[test]
+    fn the_template_function_fills_numbers_and_strings() {
+        use tera::Function as _;
+        let call = |pairs: &[(&str, tera::Value)]| {
+            let args: HashMap<String, tera::Value> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            TeraT.call(&args).unwrap()
+        };
+        let key = |k: &str| ("key", tera::Value::String(k.into()));
+        assert_eq!(
+            call(&[key("ticket.replying"), ("name", "علی".into())]),
+            tera::Value::String("علی is replying".into())
+        );
+        assert_eq!(
+            call(&[key("queue.open"), ("lang", "en".into())]),
+            tera::Value::String("Open".into())
+        );
+        assert_eq!(
+            call(&[key("pager.page"), ("lang", "en".into()), ("n", 7.into())]),
+            tera::Value::String(t("en", "pager.page", &[("n", "7".into())]))
+        );
     }
 }
