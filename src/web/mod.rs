@@ -94,6 +94,7 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
         .attach(csrf::CsrfFairing)
         .attach(portal::account::SignInFirst)
         .attach(SecurityHeaders)
+        .attach(WholeBodies)
         .attach(request_id::RequestLog)
         .mount("/", rocket::routes![metrics::metrics])
         .mount(
@@ -137,6 +138,35 @@ pub fn build(store: Store, config: Config) -> anyhow::Result<Rocket<Build>> {
             ],
         );
     Ok(rocket)
+}
+
+/// The largest piece of a response body handed to the connection at once.
+const MAX_BODY_CHUNK: usize = 64 * 1024;
+
+/// Send a body whose size is known in pieces of up to [`MAX_BODY_CHUNK`].
+///
+/// Rocket reads a body 4 KB at a time, and each piece crosses a channel to
+/// the connection's task and goes out in a write of its own: a 44 KB queue
+/// page took eleven `writev` calls and woke the other task about as often.
+/// With this, a page goes out in one write; large downloads in 64 KB ones.
+struct WholeBodies;
+
+#[rocket::async_trait]
+impl Fairing for WholeBodies {
+    fn info(&self) -> Info {
+        Info {
+            name: "whole bodies",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
+        if let Some(size) = res.body().preset_size() {
+            res.set_max_chunk_size(
+                size.clamp(rocket::response::Body::DEFAULT_MAX_CHUNK, MAX_BODY_CHUNK),
+            );
+        }
+    }
 }
 
 /// Headers on every response: no MIME sniffing, no framing, a strict
