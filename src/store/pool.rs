@@ -110,6 +110,11 @@ impl DerefMut for Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(ConnInner::Single(conn, slot)) = self.inner.take() {
+            if !conn.is_autocommit() {
+                // Left inside a transaction (a panic mid-read): end it
+                // before the next borrower gets the connection.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             let mut guard = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
             *guard = Some(conn);
             slot.returned.notify_one();
@@ -161,6 +166,31 @@ struct Memo {
 const MEMO_ENTRIES: usize = 64;
 
 impl Conn {
+    /// Run the reads in `f` in one read transaction.
+    ///
+    /// Every statement then sees the same snapshot of the database (a page
+    /// never shows a count from before a change beside rows from after
+    /// it), and SQLite takes its locks on the database and the WAL index
+    /// once instead of once per statement, a few `fcntl` calls each time:
+    /// 5% of a ticket view's time went to them. Inside a transaction
+    /// already, `f` simply runs in it.
+    pub fn snapshot<T>(&mut self, f: impl FnOnce(&mut Conn) -> StoreResult<T>) -> StoreResult<T> {
+        if !self.is_autocommit() {
+            return f(self);
+        }
+        self.execute_batch("BEGIN")
+            .map_err(|e| StoreError::wrap("starting a read", e))?;
+        let out = f(self);
+        // Nothing was written: either ends the transaction the same way.
+        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self
+            .execute_batch(end)
+            .map_err(|e| StoreError::wrap("ending a read", e));
+        let value = out?;
+        ended?;
+        Ok(value)
+    }
+
     /// The value of a read that depends on nothing but the database's
     /// content and `key`: computed once, then given back from memory until
     /// any connection (in this process or another) commits a change, or
@@ -227,7 +257,9 @@ impl ManageConnection for Manager {
     fn has_broken(&self, conn: &mut Counted) -> bool {
         // r2d2 drops a connection it is told is broken rather than putting
         // it back; the pool opens a new one when it needs one.
-        conn.retire || self.inner.has_broken(&mut conn.conn)
+        // One left inside a transaction (a panic mid-read) is closed, which
+        // rolls the transaction back, rather than lent out again.
+        conn.retire || !conn.conn.is_autocommit() || self.inner.has_broken(&mut conn.conn)
     }
 }
 
@@ -523,6 +555,52 @@ mod tests {
             .unwrap();
         }
         assert_eq!(computed.get(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_reads_one_state_of_the_database_and_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions::new(dir.path().join("snap.db"));
+        let store = Store::open(&opts).unwrap();
+        let mut conn = store.conn().unwrap();
+        let (before, after) = conn
+            .snapshot(|c| {
+                let before = count(c)?;
+                // Another process commits in the middle of the read.
+                Connection::open(&opts.path)
+                    .unwrap()
+                    .execute(
+                        "INSERT INTO departments (name, created_at) VALUES ('Snap', 0)",
+                        [],
+                    )
+                    .unwrap();
+                Ok((before, count(c)?))
+            })
+            .unwrap();
+        assert_eq!(before, after, "one snapshot for the whole read");
+        assert!(conn.is_autocommit(), "the transaction ended");
+        assert_eq!(
+            count(&conn).unwrap(),
+            before + 1,
+            "the next read sees the change"
+        );
+
+        let failed: StoreResult<()> = conn.snapshot(|c| {
+            count(c)?;
+            Err(StoreError::wrap(
+                "failing on purpose",
+                rusqlite::Error::InvalidQuery,
+            ))
+        });
+        assert!(failed.is_err());
+        assert!(conn.is_autocommit(), "ended after an error too");
+
+        // A connection given back inside a transaction is not lent again.
+        conn.execute_batch("BEGIN; SELECT 1 FROM departments;")
+            .unwrap();
+        drop(conn);
+        let again = store.conn().unwrap();
+        assert!(again.is_autocommit());
     }
 
     #[test]

@@ -97,7 +97,8 @@ where
 }
 
 /// Run a short read on the calling task when a pooled connection is free,
-/// else as [`db`] does.
+/// else as [`db`] does; either way in one read transaction
+/// ([`Conn::snapshot`]).
 ///
 /// For the pages staff load all day (a queue, a ticket, the session behind
 /// them): their reads take a fraction of a millisecond, less than handing
@@ -110,9 +111,9 @@ where
     F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
 {
     if let Some(mut conn) = store.try_conn() {
-        return f(&mut conn).map_err(WebError::from);
+        return conn.snapshot(f).map_err(WebError::from);
     }
-    db(store, f).await
+    db(store, move |c| c.snapshot(f)).await
 }
 
 impl From<crate::tickets::TicketError> for WebError {
