@@ -98,11 +98,20 @@ pub fn mail_html(html: &str, attachments: &[AttachmentMeta]) -> String {
             }
         }
     }
-    ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .url_relative(ammonia::UrlRelative::PassThrough)
-        .clean(&html)
-        .to_string()
+    cleaner().clean(&html).to_string()
+}
+
+/// The display-time sanitiser, built once: a new ammonia `Builder` fills a
+/// dozen sets of tag and attribute names, which cost as much as cleaning a
+/// short message.
+fn cleaner() -> &'static ammonia::Builder<'static> {
+    static CLEANER: std::sync::OnceLock<ammonia::Builder<'static>> = std::sync::OnceLock::new();
+    CLEANER.get_or_init(|| {
+        let mut b = ammonia::Builder::default();
+        b.link_rel(Some("noopener noreferrer nofollow"))
+            .url_relative(ammonia::UrlRelative::PassThrough);
+        b
+    })
 }
 
 /// A search snippet with its match marks turned into `<mark>`, everything
