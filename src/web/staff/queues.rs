@@ -1,6 +1,8 @@
 //! Queue pages (Open, My tickets, Unassigned, Overdue, Answered, Closed,
 //! per department) and search.
 
+use std::collections::HashMap;
+
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, routes, Either, FromForm, Route, State};
@@ -276,13 +278,22 @@ async fn show(
     // per-row variable lookups were most of the page's cost.
     let lang = me.lang.as_str();
     let mut rows_html = String::with_capacity(rows.len() * 1024);
+    // A page has a handful of distinct labels: each is looked up once.
+    let mut status_labels: HashMap<(&str, Option<i64>), String> = HashMap::new();
+    let mut priority_labels: HashMap<&str, String> = HashMap::new();
     for r in &rows {
-        let status_label = Status::parse(&r.status)
-            .and_then(|state| label_of(&all_statuses, state, r.status_id))
-            .map(|l| display_name(lang, l))
-            .unwrap_or_else(|| i18n::t(lang, &format!("status.{}", r.status), &[]));
-        let priority_label = i18n::t(lang, &format!("priority.{}", r.priority), &[]);
-        row_html(&mut rows_html, r, &status_label, &priority_label, lang);
+        let status_label = status_labels
+            .entry((r.status.as_str(), r.status_id))
+            .or_insert_with(|| {
+                Status::parse(&r.status)
+                    .and_then(|state| label_of(&all_statuses, state, r.status_id))
+                    .map(|l| display_name(lang, l))
+                    .unwrap_or_else(|| i18n::t(lang, &format!("status.{}", r.status), &[]))
+            });
+        let priority_label = priority_labels
+            .entry(r.priority.as_str())
+            .or_insert_with(|| i18n::t(lang, &format!("priority.{}", r.priority), &[]));
+        row_html(&mut rows_html, r, status_label, priority_label, lang);
     }
     let mut ctx = super::context(&me, queue.name(), &shared);
     if let Queue::Department(d) = queue {
