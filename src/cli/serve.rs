@@ -127,8 +127,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let rocket = crate::web::build(store, config.clone())?.manage(registry);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        // Database work runs on the blocking pool, one task per page, and
-        // the store holds few connections: more threads than that only
+        // Writes, and reads that find no idle connection, run on the
+        // blocking pool (web::db, web::read), and the store holds few
+        // connections: more threads than that only
         // queue for a connection, each with its own stack and malloc arena
         // (tokio's default allows 512).
         .max_blocking_threads(BLOCKING_THREADS)
