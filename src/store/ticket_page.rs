@@ -24,6 +24,7 @@ pub struct TicketHead {
     pub merged_into_number: Option<String>,
     pub team_id: Option<crate::model::TeamId>,
     pub team: Option<String>,
+    pub help_topic_id: Option<crate::model::HelpTopicId>,
 }
 
 /// The ticket, if the viewer may see it.
@@ -32,7 +33,7 @@ pub fn head(conn: &Connection, scope: Scope, id: TicketId) -> StoreResult<Option
         "SELECT {ROW_COLS}, t.department_id, t.priority_id, t.assignee_id, t.customer_id,
                 t.is_spam, t.merged_into_id,
                 (SELECT number FROM tickets m WHERE m.id = t.merged_into_id),
-                t.team_id, (SELECT name FROM teams WHERE id = t.team_id)
+                t.team_id, (SELECT name FROM teams WHERE id = t.team_id), t.help_topic_id
          FROM tickets t {ROW_JOINS} WHERE t.id = ?2 AND {}",
         scope.sql(1)
     );
@@ -50,6 +51,7 @@ pub fn head(conn: &Connection, scope: Scope, id: TicketId) -> StoreResult<Option
                     merged_into_number: r.get(ROW_COUNT + 6)?,
                     team_id: r.get(ROW_COUNT + 7)?,
                     team: r.get(ROW_COUNT + 8)?,
+                    help_topic_id: r.get(ROW_COUNT + 9)?,
                 })
             })
             .optional()
@@ -231,7 +233,16 @@ pub struct CustomerPanel {
     pub created_at: i64,
     pub ticket_count: i64,
     /// The customer's other tickets the viewer may see, newest first.
-    pub other_tickets: Vec<QueueRow>,
+    pub other_tickets: Vec<OtherTicket>,
+}
+
+/// One of the customer's other tickets, as the panel lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherTicket {
+    pub id: TicketId,
+    pub number: String,
+    pub subject: String,
+    pub status: String,
 }
 
 pub fn customer_panel(
@@ -242,12 +253,13 @@ pub fn customer_panel(
 ) -> StoreResult<Option<CustomerPanel>> {
     let what = || format!("loading customer {customer}");
     let Some((name, created_at)) = conn
-        .query_row(
-            "SELECT name, created_at FROM customers WHERE id = ?1",
-            [customer],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT name, created_at FROM customers WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([customer], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+        })
         .ctx(what)?
     else {
         return Ok(None);
@@ -261,21 +273,27 @@ pub fn customer_panel(
         .collect::<Result<Vec<String>, _>>()
         .ctx(what)?;
     let ticket_count: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM tickets WHERE customer_id = ?1",
-            [customer],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT COUNT(*) FROM tickets WHERE customer_id = ?1")
+        .and_then(|mut s| s.query_row([customer], |r| r.get(0)))
         .ctx(what)?;
+    // Only what the panel shows: no joins to the customer (this one), the
+    // assignee or the department for each row.
     let sql = format!(
-        "SELECT {ROW_COLS} FROM tickets t {ROW_JOINS}
+        "SELECT t.id, t.number, t.subject, t.status FROM tickets t
          WHERE t.customer_id = ?2 AND t.id != ?3 AND {}
          ORDER BY t.created_at DESC LIMIT 10",
         scope.sql(1)
     );
     let mut stmt = conn.prepare_cached(&sql).ctx(what)?;
     let other_tickets = stmt
-        .query_map(params![scope.staff, customer, except], queue_row)
+        .query_map(params![scope.staff, customer, except], |r| {
+            Ok(OtherTicket {
+                id: r.get(0)?,
+                number: r.get(1)?,
+                subject: r.get(2)?,
+                status: r.get(3)?,
+            })
+        })
         .ctx(what)?
         .collect::<Result<Vec<_>, _>>()
         .ctx(what)?;

@@ -5,7 +5,6 @@
 use rocket::form::Form;
 use rocket::response::Redirect;
 use rocket::{post, routes, FromForm, Route, State};
-use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use super::ticket::permitted;
@@ -37,27 +36,31 @@ pub fn duration(lang: &str, secs: i64) -> String {
     )
 }
 
-/// What the box shows, for the template's `sla`.
-pub fn load(conn: &Connection, ticket: TicketId, lang: &str) -> StoreResult<Value> {
+/// What the box shows, for the template's `sla`; `topic` is the ticket's
+/// help topic.
+pub fn load(
+    conn: &store::Conn,
+    ticket: TicketId,
+    topic: Option<HelpTopicId>,
+    lang: &str,
+) -> StoreResult<Value> {
     let Some(s) = store::sla_tickets::get(conn, ticket)? else {
         return Ok(Value::Null);
     };
     let (first, resolution) = sla::response_times(&s);
-    let topic: Option<HelpTopicId> = conn
-        .query_row(
-            "SELECT help_topic_id FROM tickets WHERE id = ?1",
-            [ticket],
-            |r| r.get(0),
-        )
-        .map_err(|e| store::StoreError::wrap(format!("loading ticket id {ticket}"), e))?;
-    let plans: Vec<Value> = store::sla::list_active_plans(conn)?
-        .into_iter()
-        .map(|p| json!({ "id": p.id, "name": p.name }))
-        .collect();
-    let topics: Vec<Value> = store::sla::help_topic_choices(conn)?
-        .into_iter()
-        .map(|(id, name)| json!({ "id": id, "name": name }))
-        .collect();
+    // The choices change only when an admin edits them.
+    let plans: Vec<Value> = conn.memo("sla-box-plans", |c| {
+        Ok(store::sla::list_active_plans(c)?
+            .into_iter()
+            .map(|p| json!({ "id": p.id, "name": p.name }))
+            .collect())
+    })?;
+    let topics: Vec<Value> = conn.memo("sla-box-topics", |c| {
+        Ok(store::sla::help_topic_choices(c)?
+            .into_iter()
+            .map(|(id, name)| json!({ "id": id, "name": name }))
+            .collect())
+    })?;
     Ok(json!({
         "plan_id": s.sla_plan_id,
         "plan": s.sla_plan,
