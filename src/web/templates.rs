@@ -139,15 +139,18 @@ pub fn ago_text(ts: i64, lang: &str) -> String {
 }
 
 fn filesize(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    let n = v.as_f64().unwrap_or(0.0);
-    let s = if n < 1024.0 {
+    Ok(Value::String(filesize_text(v.as_f64().unwrap_or(0.0))))
+}
+
+/// "512 B", "12 KB", "3.4 MB" (the `filesize` filter).
+pub fn filesize_text(n: f64) -> String {
+    if n < 1024.0 {
         format!("{n} B")
     } else if n < 1024.0 * 1024.0 {
         format!("{:.0} KB", n / 1024.0)
     } else {
         format!("{:.1} MB", n / 1024.0 / 1024.0)
-    };
-    Ok(Value::String(s))
+    }
 }
 
 /// `ts | dtlocal` → "2026-11-23T14:05", the value of a datetime-local input

@@ -12,6 +12,7 @@ pub mod queues;
 pub mod sla_box;
 pub mod tags;
 pub mod ticket;
+pub mod ticket_html;
 
 use rocket::response::content::RawHtml;
 use rocket::Route;

@@ -6,14 +6,14 @@ use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
-use super::render;
+use super::{render, ticket_html};
 use crate::model::{AttachmentId, TicketId};
 use crate::store::queues::{self as q, Scope};
-use crate::store::ticket_page::{self as tp, AttachmentMeta, TicketHead};
+use crate::store::ticket_page::{self as tp, TicketHead};
 use crate::store::{canned, locks, staff, teams, Store};
 use crate::tickets::permissions::{self, Permission, Permissions};
 use crate::web::auth::StaffSession;
-use crate::web::render::{is_safe_inline_image, mail_html, options_html, Download};
+use crate::web::render::{options_html, Download};
 use crate::web::templates::Templates;
 use crate::web::{db, read, WebError};
 
@@ -140,7 +140,7 @@ async fn show(
             canned: c.memo(&format!("canned:{staff_id}:{}", head.department_id), |c| {
                 canned::list_for_ticket(c, staff_id, head.department_id)
             })?,
-            sla: super::sla_box::load(c, tid, &lang)?,
+            sla: super::sla_box::load(c, tid, head.help_topic_id, &lang)?,
             tags: crate::store::tags::of_ticket(c, tid)?,
             values: crate::store::forms::values_for_ticket(c, tid)?,
             shared: super::shared(c, scope)?,
@@ -172,34 +172,26 @@ async fn show(
     let (status_choices, status_current) =
         status_control(&me.lang, &head.row, &statuses, status_id);
     let last_entry = thread.last().map_or(0, |e| e.id.0);
-    let entries: Vec<serde_json::Value> = thread
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
-            if let Some(h) = &e.body_html {
-                v["html"] = serde_json::Value::String(mail_html(h, &e.attachments));
-            }
-            // Inline images referenced from the HTML are not listed again.
-            let listed: Vec<&AttachmentMeta> = e
-                .attachments
-                .iter()
-                .filter(|a| !(a.inline && e.body_html.is_some() && a.content_id.is_some()))
-                .collect();
-            v["listed"] = serde_json::to_value(&listed).unwrap_or_default();
-            // The reply's latest mail to the customer, if it was mailed.
-            if let Some(d) = deliveries.iter().rev().find(|d| d.entry_id == Some(e.id)) {
-                v["delivery"] = serde_json::to_value(d).unwrap_or_default();
-            }
-            v["images"] = serde_json::to_value(
-                listed
-                    .iter()
-                    .filter(|a| is_safe_inline_image(&a.mime_type))
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap_or_default();
-            v
-        })
-        .collect();
+    let zone = crate::display::zone_name();
+    let mut thread_html = String::with_capacity(4096 * thread.len().max(1));
+    ticket_html::thread(
+        &mut thread_html,
+        &thread,
+        &deliveries,
+        &ticket_html::ThreadView {
+            ticket: head.row.id,
+            lang: &me.lang,
+            csrf: &me.csrf,
+            can_reply: perms.has(Permission::Reply),
+            zone: &zone,
+        },
+    );
+    let mut history_html = String::with_capacity(128 * events.len() + 64);
+    ticket_html::history(&mut history_html, &events, &me.lang);
+    let mut customer_html = String::new();
+    if let Some(p) = &panel {
+        ticket_html::customer(&mut customer_html, p, &me.lang);
+    }
     // Canned responses with this ticket's variables filled in.
     let customer_name = panel
         .as_ref()
@@ -243,9 +235,9 @@ async fn show(
     ctx.insert("tags", &tags);
     ctx.insert("plugin_panels", &plugin_panels);
     ctx.insert("t", &head);
-    ctx.insert("entries", &entries);
-    ctx.insert("events", &events);
-    ctx.insert("customer", &panel);
+    ctx.insert("thread_html", &thread_html);
+    ctx.insert("history_html", &history_html);
+    ctx.insert("customer_html", &customer_html);
     ctx.insert("lock", &lock.filter(|l| l.staff_id != me.staff_id));
     ctx.insert("last_entry", &last_entry);
     let assignee = head.assignee_id.map(|s| s.to_string());
