@@ -624,4 +624,25 @@ mod tests {
         drop(held);
         assert!(single.try_conn().is_some(), "given back on drop");
     }
+
+    /// `.cargo/config.toml` builds SQLite without its global page-cache
+    /// lock; a build that lost the setting would still work, only slower,
+    /// so nothing else would notice.
+    #[test]
+    fn sqlite_is_built_with_a_page_cache_per_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions::new(dir.path().join("opts.db"))).unwrap();
+        let conn = store.conn().unwrap();
+        let mut stmt = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(options.iter().any(|o| o == "ENABLE_FTS5"), "{options:?}");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
 }
