@@ -245,7 +245,7 @@ fn error_page(
     let body = req
         .rocket()
         .state::<templates::Templates>()
-        .and_then(|t| t.tera.render("staff/error.html", &ctx).ok())
+        .and_then(|t| t.tera(lang).render("staff/error.html", &ctx).ok())
         .unwrap_or_else(|| format!("<!doctype html><title>{status}</title><p>{status}</p>"));
     rocket::response::content::RawHtml(body)
 }
