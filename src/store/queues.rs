@@ -162,6 +162,18 @@ impl SortKey {
         })
     }
 
+    /// The key as links and `parse` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Updated => "updated",
+            SortKey::Created => "created",
+            SortKey::Number => "number",
+            SortKey::Priority => "priority",
+            SortKey::Due => "due",
+            SortKey::LastMessage => "last_message",
+        }
+    }
+
     fn column(self) -> &'static str {
         match self {
             SortKey::Updated => "t.updated_at",

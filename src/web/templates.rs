@@ -237,6 +237,12 @@ fn ago(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
 /// "5 minutes ago" / "in 2 days" for a timestamp, in `lang` (the `ago`
 /// filter).
 pub fn ago_text(ts: i64, lang: &str) -> String {
+    ago_words(ago_parts(ts), lang)
+}
+
+/// How long ago (or ahead) `ts` is: an amount, its unit's message key, and
+/// whether it lies in the future.
+fn ago_parts(ts: i64) -> (i64, &'static str, bool) {
     let d = crate::store::now() - ts;
     let future = d < 0;
     let d = d.abs();
@@ -249,9 +255,37 @@ pub fn ago_text(ts: i64, lang: &str) -> String {
     } else {
         (d / 86400, "time.days")
     };
-    let amount = i18n::t(lang, key, &[("n", n.to_string())]);
+    (n, key, future)
+}
+
+fn ago_words((n, unit, future): (i64, &'static str, bool), lang: &str) -> String {
+    let amount = i18n::t(lang, unit, &[("n", n.to_string())]);
     let key = if future { "time.in" } else { "time.ago" };
     i18n::t(lang, key, &[("t", amount)])
+}
+
+/// [`ago_text`] for the many timestamps of one page: a queue of 50 rows
+/// shows 100 of them, most of them the same few words ("3 days ago").
+pub struct AgoMemo<'a> {
+    lang: &'a str,
+    seen: HashMap<(i64, &'static str, bool), String>,
+}
+
+impl<'a> AgoMemo<'a> {
+    pub fn new(lang: &'a str) -> Self {
+        AgoMemo {
+            lang,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn text(&mut self, ts: i64) -> &str {
+        let lang = self.lang;
+        let parts = ago_parts(ts);
+        self.seen
+            .entry(parts)
+            .or_insert_with(|| ago_words(parts, lang))
+    }
 }
 
 fn filesize(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
@@ -467,5 +501,25 @@ mod tests {
             }
         }
         assert!(compared >= 6, "only {compared} renders compared");
+    }
+
+    #[test]
+    fn remembered_ago_texts_match_fresh_ones() {
+        let now = crate::store::now();
+        for lang in ["en", "fa"] {
+            let mut memo = AgoMemo::new(lang);
+            for ts in [
+                now,
+                now - 30,
+                now - 600,
+                now - 7200,
+                now - 86400 * 3,
+                now + 4000,
+                now - 601,
+            ] {
+                assert_eq!(memo.text(ts), ago_text(ts, lang), "{lang} {ts}");
+                assert_eq!(memo.text(ts), ago_text(ts, lang), "{lang} {ts} again");
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod canned;
 pub mod delivery;
 pub mod login;
+pub mod nav;
 pub mod queues;
 pub mod sla_box;
 pub mod tags;
@@ -70,6 +71,11 @@ pub async fn page(
 
 /// The page context from [`Shared`] data already read.
 pub fn context(me: &StaffSession, active: &str, s: &Shared) -> tera::Context {
+    context_at(me, nav::Current::Queue(active), s)
+}
+
+/// [`context`] for a page whose place in the navigation is `current`.
+pub fn context_at(me: &StaffSession, current: nav::Current<'_>, s: &Shared) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("lang", &me.lang);
     ctx.insert("dir", i18n::dir(&me.lang));
@@ -80,10 +86,23 @@ pub fn context(me: &StaffSession, active: &str, s: &Shared) -> tera::Context {
             "id": me.staff_id, "name": me.name, "email": me.email, "is_admin": me.is_admin,
         }),
     );
-    ctx.insert("counts", &s.counts);
+    ctx.insert("nav_html", &nav::html(&s.counts, current, &me.lang));
     ctx.insert("helpdesk", &s.helpdesk);
+    let active = match current {
+        nav::Current::Queue(q) => q,
+        nav::Current::Department(_) => "department",
+    };
     ctx.insert("active", active);
     ctx
+}
+
+/// The name of department `id` as the navigation lists it, if it does.
+pub fn department_name(s: &Shared, id: crate::model::DepartmentId) -> Option<&str> {
+    s.counts
+        .departments
+        .iter()
+        .find(|d| d.id == id)
+        .map(|d| d.name.as_str())
 }
 
 pub fn render(

@@ -15,7 +15,7 @@ use crate::web::admin::statuses::{display_name, label_of};
 use crate::web::auth::StaffSession;
 use crate::web::i18n;
 use crate::web::render::{highlight, options_html};
-use crate::web::templates::{ago_text, Templates};
+use crate::web::templates::{ago_text, AgoMemo, Templates};
 use crate::web::{db, read, WebError};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -113,7 +113,7 @@ fn row_html(
     r: &q::QueueRow,
     status_label: &str,
     priority_label: &str,
-    lang: &str,
+    ago: &mut AgoMemo<'_>,
 ) {
     use crate::web::render::escape_html_into as e;
     use std::fmt::Write as _;
@@ -148,7 +148,7 @@ fn row_html(
     }
     out.push_str("</td>\n  <td class=\"when\">");
     if let Some(ts) = r.last_message_at.filter(|t| *t != 0) {
-        e(out, &ago_text(ts, lang));
+        e(out, ago.text(ts));
     }
     out.push_str("</td>\n  <td><span class=\"prio\" style=\"--c: ");
     e(out, &r.priority_color);
@@ -168,8 +168,40 @@ fn row_html(
         e(out, &crate::display::datetime(ts));
     }
     out.push_str("</td>\n  <td class=\"when\">");
-    e(out, &ago_text(r.updated_at, lang));
+    e(out, ago.text(r.updated_at));
     out.push_str("</td>\n</tr>\n");
+}
+
+/// A sortable column's header: a link sorting by `key`, newest (or
+/// largest) first, flipped when the queue is already sorted by it, and
+/// marked so.
+fn sort_header(out: &mut String, key: SortKey, label: &str, base: &str, qs: &str, sort: Sort) {
+    use crate::web::render::escape_html_into as e;
+    use std::fmt::Write as _;
+    let current = sort.key == key;
+    out.push_str("<th><a href=\"");
+    e(out, base);
+    out.push('?');
+    if !qs.is_empty() {
+        e(out, qs);
+        out.push_str("&amp;");
+    }
+    let dir = if current && sort.descending {
+        "asc"
+    } else {
+        "desc"
+    };
+    let class = if current { "sorted" } else { "" };
+    let _ = write!(
+        out,
+        "sort={}&amp;dir={dir}\" class=\"{class}\">",
+        key.name()
+    );
+    e(out, label);
+    if current {
+        out.push_str(if sort.descending { " ↓" } else { " ↑" });
+    }
+    out.push_str("</a></th>");
 }
 
 /// One search hit, as `row_html` writes a queue row: every value escaped.
@@ -281,6 +313,7 @@ async fn show(
     // A page has a handful of distinct labels: each is looked up once.
     let mut status_labels: HashMap<(&str, Option<i64>), String> = HashMap::new();
     let mut priority_labels: HashMap<&str, String> = HashMap::new();
+    let mut ago = AgoMemo::new(lang);
     for r in &rows {
         let status_label = status_labels
             .entry((r.status.as_str(), r.status_id))
@@ -293,12 +326,15 @@ async fn show(
         let priority_label = priority_labels
             .entry(r.priority.as_str())
             .or_insert_with(|| i18n::t(lang, &format!("priority.{}", r.priority), &[]));
-        row_html(&mut rows_html, r, status_label, priority_label, lang);
+        row_html(&mut rows_html, r, status_label, priority_label, &mut ago);
     }
-    let mut ctx = super::context(&me, queue.name(), &shared);
+    let current = match queue {
+        Queue::Department(d) => super::nav::Current::Department(d),
+        _ => super::nav::Current::Queue(queue.name()),
+    };
+    let mut ctx = super::context_at(&me, current, &shared);
     if let Queue::Department(d) = queue {
-        ctx.insert("active_department", &d);
-        ctx.insert("active", "department");
+        ctx.insert("department_name", &super::department_name(&shared, d));
     }
     ctx.insert("queue", queue.name());
     ctx.insert("can_any", &can_any.to_json());
@@ -309,10 +345,30 @@ async fn show(
     ctx.insert("base", &base);
     ctx.insert("params", &params);
     ctx.insert("filters_active", &!filters.is_empty());
-    ctx.insert("sort_key", &sort.key);
-    ctx.insert("sort_desc", &sort.descending);
     ctx.insert("qs", &params.query_without(&["page"]));
-    ctx.insert("qs_nosort", &params.query_without(&["page", "sort", "dir"]));
+    let qs_nosort = params.query_without(&["page", "sort", "dir"]);
+    let headers: HashMap<&str, String> = [
+        (SortKey::Number, "col.number"),
+        (SortKey::LastMessage, "col.last_message"),
+        (SortKey::Priority, "col.priority"),
+        (SortKey::Due, "col.due"),
+        (SortKey::Updated, "col.updated"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        let mut th = String::with_capacity(160);
+        sort_header(
+            &mut th,
+            key,
+            i18n::lookup(lang, label),
+            &base,
+            &qs_nosort,
+            sort,
+        );
+        (key.name(), th)
+    })
+    .collect();
+    ctx.insert("headers", &headers);
     let agents = || staff_list.iter().map(|s| (s.id, s.name.as_str()));
     ctx.insert(
         "assignee_options",
@@ -461,7 +517,13 @@ mod tests {
     #[test]
     fn rows_escape_every_value() {
         let mut out = String::new();
-        row_html(&mut out, &row(), "Open <b>", "High", "en");
+        row_html(
+            &mut out,
+            &row(),
+            "Open <b>",
+            "High",
+            &mut AgoMemo::new("en"),
+        );
         assert!(!out.contains("<script>") && !out.contains("<b>"), "{out}");
         assert!(out.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt; &amp; &quot;x&quot;"));
         assert!(!out.contains("\" onmouseover"), "{out}");
@@ -506,9 +568,47 @@ mod tests {
         r.customer_name = "Maryam".into();
         r.assignee = Some("Ana".into());
         let mut out = String::new();
-        row_html(&mut out, &r, "Open", "High", "en");
+        row_html(&mut out, &r, "Open", "High", &mut AgoMemo::new("en"));
         assert!(out
             .contains("<span dir=\"auto\">Maryam</span><small dir=\"auto\">a@example.com</small>"));
         assert!(out.contains("<td dir=\"auto\">Ana</td>"));
+    }
+
+    #[test]
+    fn sort_headers_link_and_mark_the_current_sort() {
+        let sort = Sort {
+            key: SortKey::LastMessage,
+            descending: true,
+        };
+        let mut out = String::new();
+        sort_header(
+            &mut out,
+            SortKey::LastMessage,
+            "Last <msg>",
+            "/queues/open",
+            "status=open&dept=2",
+            sort,
+        );
+        assert_eq!(
+            out,
+            "<th><a href=\"&#x2F;queues&#x2F;open?status=open&amp;dept=2&amp;sort=last_message&amp;dir=asc\" \
+             class=\"sorted\">Last &lt;msg&gt; ↓</a></th>"
+        );
+        out.clear();
+        sort_header(&mut out, SortKey::Due, "Due", "/queues/open", "", sort);
+        assert_eq!(
+            out,
+            "<th><a href=\"&#x2F;queues&#x2F;open?sort=due&amp;dir=desc\" class=\"\">Due</a></th>"
+        );
+        for key in [
+            SortKey::Updated,
+            SortKey::Created,
+            SortKey::Number,
+            SortKey::Priority,
+            SortKey::Due,
+            SortKey::LastMessage,
+        ] {
+            assert_eq!(SortKey::parse(key.name()), Some(key));
+        }
     }
 }
