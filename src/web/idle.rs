@@ -63,6 +63,7 @@ pub fn spawn(store: Store) -> TaskHandle {
             return;
         }
         let trimmed = store.release_idle_memory();
+        crate::web::staff::ticket_html::forget_sanitised();
         crate::alloc::return_freed_memory();
         last_trim = Some(now);
         tracing::debug!(

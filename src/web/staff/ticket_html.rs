@@ -8,9 +8,11 @@
 //! as the templates escape it (`escape_html_into`), and every label still
 //! comes from the catalogues.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
-use crate::model::TicketId;
+use crate::model::{EntryId, TicketId};
 use crate::store::outbox::OutboxRow;
 use crate::store::ticket_page::{AttachmentMeta, CustomerPanel, EventRow, ThreadEntry};
 use crate::web::i18n::{lookup, t};
@@ -107,7 +109,7 @@ fn article(out: &mut String, en: &ThreadEntry, delivery: Option<&OutboxRow>, v: 
     let html = en
         .body_html
         .as_deref()
-        .map(|h| mail_html(h, &en.attachments))
+        .map(|h| sanitised(en, h))
         .filter(|h| !h.is_empty());
     match html {
         Some(h) => {
@@ -130,6 +132,80 @@ fn article(out: &mut String, en: &ThreadEntry, delivery: Option<&OutboxRow>, v: 
         attachments(out, &listed);
     }
     out.push_str("</article>\n");
+}
+
+/// How many bytes of sanitised bodies `SANITISED` keeps.
+const SANITISED_BUDGET: usize = 1 << 20;
+
+/// Recently shown mail bodies, sanitised. Sanitising a message's HTML
+/// parses and rebuilds the whole document, the largest single cost of a
+/// ticket view with HTML mail, and agents open the same tickets again and
+/// again. An entry's body never changes, but a deleted entry's id can be
+/// given to a new one, so a kept body is used only while the source it was
+/// made from (and the attachments its images point at) are the same.
+struct Sanitised {
+    bytes: usize,
+    bodies: HashMap<EntryId, Kept>,
+}
+
+struct Kept {
+    source: Box<str>,
+    images: Vec<(crate::model::AttachmentId, Option<String>)>,
+    html: Arc<str>,
+}
+
+static SANITISED: Mutex<Option<Sanitised>> = Mutex::new(None);
+
+fn images_of(en: &ThreadEntry) -> Vec<(crate::model::AttachmentId, Option<String>)> {
+    en.attachments
+        .iter()
+        .map(|a| (a.id, a.content_id.clone()))
+        .collect()
+}
+
+/// `mail_html` of the entry's HTML `source`, from `SANITISED` when it
+/// holds it.
+fn sanitised(en: &ThreadEntry, source: &str) -> Arc<str> {
+    let images = images_of(en);
+    {
+        let kept = SANITISED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = kept.as_ref().and_then(|s| s.bodies.get(&en.id)) {
+            if &*k.source == source && k.images == images {
+                return k.html.clone();
+            }
+        }
+    }
+    let html: Arc<str> = mail_html(source, &en.attachments).into();
+    let size = source.len() + html.len();
+    if size <= SANITISED_BUDGET / 8 {
+        let mut kept = SANITISED.lock().unwrap_or_else(|e| e.into_inner());
+        let s = kept.get_or_insert_with(|| Sanitised {
+            bytes: 0,
+            bodies: HashMap::new(),
+        });
+        if s.bytes + size > SANITISED_BUDGET {
+            s.bodies.clear();
+            s.bytes = 0;
+        }
+        let old = s.bodies.insert(
+            en.id,
+            Kept {
+                source: source.into(),
+                images,
+                html: html.clone(),
+            },
+        );
+        s.bytes += size;
+        if let Some(old) = old {
+            s.bytes = s.bytes.saturating_sub(old.source.len() + old.html.len());
+        }
+    }
+    html
+}
+
+/// Drop the kept sanitised bodies (the server does while nobody uses it).
+pub fn forget_sanitised() {
+    *SANITISED.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 /// Under a reply whose mail failed, or is waiting for another attempt.
@@ -558,5 +634,41 @@ mod tests {
         out.clear();
         history(&mut out, &[], "en");
         assert_eq!(out, "<li class=\"muted\">—</li>\n");
+    }
+
+    #[test]
+    fn a_kept_body_is_used_only_for_the_same_source() {
+        let mut en = entry("message", "C", None);
+        en.id = EntryId(987_654_321);
+        en.body_html = Some("<p>first</p>".into());
+        let mut out = String::new();
+        thread(&mut out, &[en.clone()], &[], &view());
+        assert!(out.contains("<p>first</p>"));
+        // The same id given to another entry after a deletion.
+        en.body_html = Some("<p>second<script>x()</script></p>".into());
+        out.clear();
+        thread(&mut out, &[en.clone()], &[], &view());
+        assert!(out.contains("<p>second</p>"), "{out}");
+        assert!(!out.contains("first"));
+        // Its image now points at another attachment.
+        en.body_html = Some("<img src=\"cid:logo\">".into());
+        let mut with = |id| {
+            en.attachments = vec![AttachmentMeta {
+                id: AttachmentId(id),
+                entry_id: en.id,
+                filename: "l.png".into(),
+                mime_type: "image/png".into(),
+                size: 1,
+                inline: true,
+                content_id: Some("<logo>".into()),
+            }];
+            let mut out = String::new();
+            thread(&mut out, &[en.clone()], &[], &view());
+            out
+        };
+        assert!(with(1).contains("/attachments/1?inline=true"));
+        assert!(with(2).contains("/attachments/2?inline=true"));
+        forget_sanitised();
+        assert!(with(2).contains("/attachments/2?inline=true"));
     }
 }
