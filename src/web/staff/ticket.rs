@@ -173,7 +173,12 @@ async fn show(
         status_control(&me.lang, &head.row, &statuses, status_id);
     let last_entry = thread.last().map_or(0, |e| e.id.0);
     let zone = crate::display::zone_name();
-    let mut thread_html = String::with_capacity(4096 * thread.len().max(1));
+    // About the bodies' size plus each entry's header and attachments.
+    let size: usize = thread
+        .iter()
+        .map(|e| 1024 + e.body_html.as_ref().map_or(e.body_text.len(), String::len))
+        .sum();
+    let mut thread_html = String::with_capacity(size);
     ticket_html::thread(
         &mut thread_html,
         &thread,
