@@ -40,6 +40,38 @@ pub fn return_freed_memory() {
     }
 }
 
+/// How many times a trim has been asked of every thread (`trim_everywhere`).
+static TRIMS_ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    static TRIMS_DONE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Ask every thread that calls [`trim_if_asked`] to hand its freed pages
+/// back. `return_freed_memory` reaches only the calling thread's heap (and
+/// the heaps of threads that ended): the web server's worker threads keep
+/// the pages they emptied under load until they next allocate much, which
+/// left a few MB resident in an idle server.
+pub fn trim_everywhere() {
+    TRIMS_ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    return_freed_memory();
+}
+
+/// [`return_freed_memory`] on this thread if a trim was asked since it last
+/// did one (and say whether it did); cheap otherwise. The async runtime
+/// calls it when a worker goes idle.
+pub fn trim_if_asked() -> bool {
+    let asked = TRIMS_ASKED.load(std::sync::atomic::Ordering::Relaxed);
+    TRIMS_DONE.with(|done| {
+        if done.get() == asked {
+            return false;
+        }
+        done.set(asked);
+        return_freed_memory();
+        true
+    })
+}
+
 /// Route SQLite's own allocations through mimalloc as well.
 ///
 /// The bundled SQLite calls the C library's `malloc` directly, and in the
@@ -151,6 +183,7 @@ mod sqlite_mimalloc {
 
 #[cfg(all(test, target_env = "musl"))]
 mod tests {
+    use super::{trim_everywhere, trim_if_asked};
     use rusqlite::ffi;
 
     /// Set by `sqlite_allocates_from_mimalloc` for the copy of the test
@@ -212,5 +245,22 @@ mod tests {
         // its enum defaults to 1000 (guards against a renumbering).
         let value = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         assert_eq!(value, 1000);
+    }
+
+    #[test]
+    fn each_thread_trims_once_per_request() {
+        std::thread::spawn(|| {
+            trim_everywhere();
+            assert!(trim_if_asked(), "asked since this thread last trimmed");
+            assert!(!trim_if_asked(), "nothing asked since");
+            trim_everywhere();
+            assert!(trim_if_asked());
+        })
+        .join()
+        .unwrap();
+        // Another thread has its own count.
+        std::thread::spawn(|| assert!(trim_if_asked()))
+            .join()
+            .unwrap();
     }
 }

@@ -134,9 +134,15 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         // (tokio's default allows 512).
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_name("oxidesk-web")
+        // A worker going idle hands back the memory it freed under load
+        // when the idle trimmer asked for it (web::idle).
+        .on_thread_park(|| {
+            crate::alloc::trim_if_asked();
+        })
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    crate::web::idle::set_runtime(runtime.handle().clone());
     println!("Oxidesk is listening on {base}");
     tracing::info!(listen = %config.server.listen, "serving");
     runtime.block_on(async move {

@@ -47,6 +47,18 @@ fn due(last_request_ms: u64, last_trim_ms: Option<u64>, now_ms: u64, idle: Durat
     quiet && last_trim_ms.is_none_or(|t| last_request_ms > t)
 }
 
+/// The web server's async runtime, whose workers the trimmer wakes.
+static RUNTIME: OnceLock<rocket::tokio::runtime::Handle> = OnceLock::new();
+
+/// Tasks spawned to wake the workers: more than there are workers, since
+/// one idle worker may take several.
+const WAKE_TASKS: usize = 8;
+
+/// Let the trimmer wake the workers of `runtime` (`serve` does).
+pub fn set_runtime(runtime: rocket::tokio::runtime::Handle) {
+    let _ = RUNTIME.set(runtime);
+}
+
 /// Start the trimmer for `store` (`serve` does); it stops when the handle
 /// drops.
 pub fn spawn(store: Store) -> TaskHandle {
@@ -64,7 +76,14 @@ pub fn spawn(store: Store) -> TaskHandle {
         }
         let trimmed = store.release_idle_memory();
         crate::web::staff::ticket_html::forget_sanitised();
-        crate::alloc::return_freed_memory();
+        crate::alloc::trim_everywhere();
+        // The workers are asleep: give each something to wake for, so
+        // they trim when they go back to sleep (see `serve`).
+        if let Some(runtime) = RUNTIME.get() {
+            for _ in 0..WAKE_TASKS {
+                runtime.spawn(async {});
+            }
+        }
         last_trim = Some(now);
         tracing::debug!(
             connections = trimmed,
