@@ -478,6 +478,16 @@ fn custom_statuses_show_on_tickets_and_queues() {
     assert!(page.contains("Waiting on vendor"));
     let page = body(alice.get("/departments/1").dispatch());
     assert!(page.contains("Waiting on vendor"), "queue shows the label");
+    let page = body(alice.get("/search?q=printer").dispatch());
+    assert!(
+        page.contains("<span class=\"status s-pending\">Waiting on vendor</span>"),
+        "search hits show the label"
+    );
+    let page = body(alice.get(format!("/tickets/{}", d.other)).dispatch());
+    assert!(
+        page.contains("<span class=\"status s-pending\">Waiting on vendor</span>"),
+        "the customer panel shows the label"
+    );
     // An unknown status id is refused.
     let r = post_form(
         &alice,

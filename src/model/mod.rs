@@ -40,7 +40,7 @@ impl Source {
 
 /// The state a ticket is in. Custom status labels (configuration) map onto
 /// these five states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Open,

@@ -243,6 +243,8 @@ pub struct OtherTicket {
     pub number: String,
     pub subject: String,
     pub status: String,
+    /// The custom status it shows, if any (see statuses).
+    pub status_id: Option<i64>,
 }
 
 pub fn customer_panel(
@@ -279,7 +281,7 @@ pub fn customer_panel(
     // Only what the panel shows: no joins to the customer (this one), the
     // assignee or the department for each row.
     let sql = format!(
-        "SELECT t.id, t.number, t.subject, t.status FROM tickets t
+        "SELECT t.id, t.number, t.subject, t.status, t.status_id FROM tickets t
          WHERE t.customer_id = ?2 AND t.id != ?3 AND {}
          ORDER BY t.created_at DESC LIMIT 10",
         scope.sql(1)
@@ -292,6 +294,7 @@ pub fn customer_panel(
                 number: r.get(1)?,
                 subject: r.get(2)?,
                 status: r.get(3)?,
+                status_id: r.get(4)?,
             })
         })
         .ctx(what)?

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod bulk;
 pub mod canned;
 pub mod delivery;
+pub mod labels;
 pub mod login;
 pub mod nav;
 pub mod queues;

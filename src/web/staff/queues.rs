@@ -7,11 +7,11 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{get, routes, Either, FromForm, Route, State};
 
+use super::labels::StatusLabels;
 use super::render;
 use crate::model::{DepartmentId, PriorityId, Source, StaffId, Status};
 use crate::store::queues::{self as q, Filters, Queue, Sort, SortKey};
 use crate::store::{search, staff, ticket_page, Store};
-use crate::web::admin::statuses::{display_name, label_of};
 use crate::web::auth::StaffSession;
 use crate::web::i18n;
 use crate::web::render::{highlight, options_html};
@@ -111,7 +111,7 @@ impl QueueParams {
 fn row_html(
     out: &mut String,
     r: &q::QueueRow,
-    status_label: &str,
+    statuses: &mut StatusLabels<'_>,
     priority_label: &str,
     ago: &mut AgoMemo<'_>,
 ) {
@@ -154,11 +154,9 @@ fn row_html(
     e(out, &r.priority_color);
     out.push_str("\">");
     e(out, priority_label);
-    out.push_str("</span></td>\n  <td><span class=\"status s-");
-    e(out, &r.status);
-    out.push_str("\">");
-    e(out, status_label);
-    out.push_str("</span></td>\n  <td dir=\"auto\">");
+    out.push_str("</span></td>\n  <td>");
+    statuses.badge(out, &r.status, r.status_id);
+    out.push_str("</td>\n  <td dir=\"auto\">");
     match r.assignee.as_deref() {
         Some(name) => e(out, name),
         None => out.push('—'),
@@ -205,7 +203,7 @@ fn sort_header(out: &mut String, key: SortKey, label: &str, base: &str, qs: &str
 }
 
 /// One search hit, as `row_html` writes a queue row: every value escaped.
-fn hit_html(out: &mut String, h: &search::Hit, lang: &str) {
+fn hit_html(out: &mut String, h: &search::Hit, statuses: &mut StatusLabels<'_>, lang: &str) {
     use crate::web::render::escape_html_into as e;
     use std::fmt::Write as _;
     let r = &h.row;
@@ -217,11 +215,9 @@ fn hit_html(out: &mut String, h: &search::Hit, lang: &str) {
     e(out, &r.number);
     out.push_str("</span> <span dir=\"auto\">");
     e(out, &r.subject);
-    out.push_str("</span></a>\n  <span class=\"status s-");
-    e(out, &r.status);
-    out.push_str("\">");
-    e(out, &i18n::t(lang, &format!("status.{}", r.status), &[]));
-    out.push_str("</span>\n  <small dir=\"auto\">");
+    out.push_str("</span></a>\n  ");
+    statuses.badge(out, &r.status, r.status_id);
+    out.push_str("\n  <small dir=\"auto\">");
     // The customer's name, or their address when they gave none.
     match r.customer_email.as_deref() {
         Some(email) if r.customer_name.is_empty() => e(out, email),
@@ -311,22 +307,20 @@ async fn show(
     let lang = me.lang.as_str();
     let mut rows_html = String::with_capacity(rows.len() * 1024);
     // A page has a handful of distinct labels: each is looked up once.
-    let mut status_labels: HashMap<(&str, Option<i64>), String> = HashMap::new();
+    let mut status_labels = StatusLabels::new(&all_statuses, lang);
     let mut priority_labels: HashMap<&str, String> = HashMap::new();
     let mut ago = AgoMemo::new(lang);
     for r in &rows {
-        let status_label = status_labels
-            .entry((r.status.as_str(), r.status_id))
-            .or_insert_with(|| {
-                Status::parse(&r.status)
-                    .and_then(|state| label_of(&all_statuses, state, r.status_id))
-                    .map(|l| display_name(lang, l))
-                    .unwrap_or_else(|| i18n::t(lang, &format!("status.{}", r.status), &[]))
-            });
         let priority_label = priority_labels
             .entry(r.priority.as_str())
             .or_insert_with(|| i18n::t(lang, &format!("priority.{}", r.priority), &[]));
-        row_html(&mut rows_html, r, status_label, priority_label, &mut ago);
+        row_html(
+            &mut rows_html,
+            r,
+            &mut status_labels,
+            priority_label,
+            &mut ago,
+        );
     }
     let current = match queue {
         Queue::Department(d) => super::nav::Current::Department(d),
@@ -461,10 +455,11 @@ async fn search_page(
         }
         let budget = (!all.unwrap_or(false)).then_some(search::BUDGET);
         let found = search::search(c, scope, &text, PAGE_SIZE, budget)?;
-        Ok(Either::Right((found, super::shared(c, scope)?)))
+        let statuses = c.memo("statuses", crate::store::statuses::list)?;
+        Ok(Either::Right((found, statuses, super::shared(c, scope)?)))
     })
     .await?;
-    let (found, shared) = match found {
+    let (found, statuses, shared) = match found {
         Either::Left(id) => return Ok(Either::Left(Redirect::to(format!("/tickets/{id}")))),
         Either::Right(found) => found,
     };
@@ -473,8 +468,9 @@ async fn search_page(
     // more than the search's own SQL.
     let lang = me.lang.as_str();
     let mut hits_html = String::with_capacity(found.hits.len() * 768);
+    let mut status_labels = StatusLabels::new(&statuses, lang);
     for h in &found.hits {
-        hit_html(&mut hits_html, h, lang);
+        hit_html(&mut hits_html, h, &mut status_labels, lang);
     }
     let mut ctx = super::context(&me, "search", &shared);
     ctx.insert("q", &query);
@@ -516,14 +512,23 @@ mod tests {
 
     #[test]
     fn rows_escape_every_value() {
+        // An admin's status name is escaped as well.
+        let statuses = [crate::store::statuses::StatusRow {
+            id: 1,
+            name: "Open <b>".into(),
+            state: Status::Open,
+            sort: 0,
+            tickets: None,
+        }];
         let mut out = String::new();
         row_html(
             &mut out,
             &row(),
-            "Open <b>",
+            &mut StatusLabels::new(&statuses, "en"),
             "High",
             &mut AgoMemo::new("en"),
         );
+        assert!(out.contains("<span class=\"status s-open\">Open &lt;b&gt;</span>"));
         assert!(!out.contains("<script>") && !out.contains("<b>"), "{out}");
         assert!(out.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt; &amp; &quot;x&quot;"));
         assert!(!out.contains("\" onmouseover"), "{out}");
@@ -546,7 +551,7 @@ mod tests {
             ),
         };
         let mut out = String::new();
-        hit_html(&mut out, &hit, "en");
+        hit_html(&mut out, &hit, &mut StatusLabels::new(&[], "en"), "en");
         assert!(!out.contains("<script>") && !out.contains("<b>"), "{out}");
         assert!(out.contains("<mark>word</mark>"), "{out}");
         assert!(out.contains("href=\"/tickets/7\""));
@@ -558,7 +563,7 @@ mod tests {
         let mut named = hit;
         named.row.customer_name = "Maryam".into();
         let mut out = String::new();
-        hit_html(&mut out, &named, "en");
+        hit_html(&mut out, &named, &mut StatusLabels::new(&[], "en"), "en");
         assert!(out.contains("<small dir=\"auto\">Maryam · "), "{out}");
     }
 
@@ -568,7 +573,13 @@ mod tests {
         r.customer_name = "Maryam".into();
         r.assignee = Some("Ana".into());
         let mut out = String::new();
-        row_html(&mut out, &r, "Open", "High", &mut AgoMemo::new("en"));
+        row_html(
+            &mut out,
+            &r,
+            &mut StatusLabels::new(&[], "en"),
+            "High",
+            &mut AgoMemo::new("en"),
+        );
         assert!(out
             .contains("<span dir=\"auto\">Maryam</span><small dir=\"auto\">a@example.com</small>"));
         assert!(out.contains("<td dir=\"auto\">Ana</td>"));

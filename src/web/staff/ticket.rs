@@ -195,7 +195,8 @@ async fn show(
     ticket_html::history(&mut history_html, &events, &me.lang);
     let mut customer_html = String::new();
     if let Some(p) = &panel {
-        ticket_html::customer(&mut customer_html, p, &me.lang);
+        let mut labels = super::labels::StatusLabels::new(&statuses, &me.lang);
+        ticket_html::customer(&mut customer_html, p, &mut labels, &me.lang);
     }
     // Canned responses with this ticket's variables filled in.
     let customer_name = panel

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use super::labels::StatusLabels;
 use crate::model::{EntryId, TicketId};
 use crate::store::outbox::OutboxRow;
 use crate::store::ticket_page::{AttachmentMeta, CustomerPanel, EventRow, ThreadEntry};
@@ -286,7 +287,7 @@ fn attachments(out: &mut String, listed: &[&AttachmentMeta]) {
 
 /// The customer box: name, addresses, since when, how many tickets, and
 /// the other tickets the viewer may open.
-pub fn customer(out: &mut String, c: &CustomerPanel, lang: &str) {
+pub fn customer(out: &mut String, c: &CustomerPanel, statuses: &mut StatusLabels<'_>, lang: &str) {
     out.push_str("<section class=\"box customer\">\n    <h2>");
     e(out, lookup(lang, "ticket.customer"));
     out.push_str("</h2>\n    <p><strong dir=\"auto\">");
@@ -327,11 +328,9 @@ pub fn customer(out: &mut String, c: &CustomerPanel, lang: &str) {
             e(out, &o.number);
             out.push_str("</span> <span dir=\"auto\">");
             e(out, &o.subject);
-            out.push_str("</span></a> <span class=\"status s-");
-            e(out, &o.status);
-            out.push_str("\">");
-            e(out, lookup(lang, &format!("status.{}", o.status)));
-            out.push_str("</span></li>");
+            out.push_str("</span></a> ");
+            statuses.badge(out, &o.status, o.status_id);
+            out.push_str("</li>");
         }
         out.push_str("\n    </ul>\n");
     }
@@ -587,10 +586,11 @@ mod tests {
                 number: "123".into(),
                 subject: "<b>".into(),
                 status: "closed".into(),
+                status_id: None,
             }],
         };
         let mut out = String::new();
-        customer(&mut out, &panel, "en");
+        customer(&mut out, &panel, &mut StatusLabels::new(&[], "en"), "en");
         assert!(out.contains("<strong dir=\"auto\">—</strong>"));
         assert!(out.contains("<li dir=\"auto\">x@y</li>"));
         assert!(out.contains("<a href=\"/tickets/9\"><span class=\"num\">#123</span> <span dir=\"auto\">&lt;b&gt;</span></a>"));
